@@ -1,0 +1,169 @@
+//! CCA return and reason codes, decided in exactly one place.
+//!
+//! Every verb ends in a [`Failure`] or in success with an optional [`Notice`]; [`Failure::codes`]
+//! and [`Notice::codes`] are the only functions in softcca that turn an outcome into IBM's
+//! return/reason code pair. Codes are explicit numbers taken from the CCA Basic Services
+//! Reference (appendix A, "Return codes and reason codes") and from IBM Docs "CCA for Linux"
+//! (reason codes for return code 0, 4, 8 and 12); each variant names its source.
+
+use std::fmt;
+
+/// A CCA return code and reason code, as every verb reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Codes {
+    /// 0 success, 4 warning, 8 application error, 12 environment error, 16 system error.
+    pub return_code: i32,
+    /// The reason code that qualifies the return code.
+    pub reason_code: i32,
+}
+
+impl Codes {
+    /// Success with no further information: 0/0.
+    pub const OK: Codes = Codes::new(0, 0);
+
+    /// A pair of codes.
+    pub const fn new(return_code: i32, reason_code: i32) -> Codes {
+        Codes {
+            return_code,
+            reason_code,
+        }
+    }
+
+    /// True when the verb did its work (return code 0 or 4).
+    pub fn completed(self) -> bool {
+        self.return_code < 8
+    }
+}
+
+impl fmt::Display for Codes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.return_code, self.reason_code)
+    }
+}
+
+/// Why a verb did not do its work. One variant per distinct cause; the CCA code for each is
+/// fixed in [`Failure::codes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Failure {
+    /// `rule_array_count` is outside what the verb accepts. 8/35.
+    RuleArrayCount,
+    /// A rule-array keyword (or a keyword-valued parameter) is not valid for the verb. 8/33.
+    Keyword,
+    /// Two keywords of one group, or a combination the verb does not accept. 8/34.
+    KeywordCombination,
+    /// A length parameter (or `verb_data`) is not valid. 8/72.
+    Length,
+    /// A key-part parameter's length is not valid for the register class. 8/43
+    /// ("key_length / key_token_length not valid").
+    KeyLength,
+    /// The new-master-key register is not in the state the process keyword needs (MIDDLE or
+    /// LAST with no FIRST part loaded, SET with an incomplete register). IBM documents no
+    /// narrower code; softcca answers 8/34: the process keyword does not combine with the
+    /// register's state.
+    MasterKeyRegisterState,
+    /// A third of a DES master key is a weak or semi-weak DES key. 8/703.
+    WeakMasterKey,
+    /// The new master key's verification pattern equals that of the current or old master key.
+    /// 8/704.
+    MasterKeyPatternCollision,
+    /// A verb that asks for a master key of a class whose current register is empty. 12/764.
+    MasterKeyNotLoaded,
+    /// The card's random number generator failed its continuous health tests; the card
+    /// releases no output. The device reports driver status 8340038F. 12/338 to CCA callers,
+    /// since the coprocessor cannot serve the request (IBM documents no narrower CCA code).
+    RngFault,
+    /// The card could not commit its new state to flash; nothing changed. 16/336: return code
+    /// 16 is IBM's "hardware or software error"; reason 336, "an error occurred in a
+    /// cryptographic hardware or software component", is softcca's reading of IBM's table.
+    StateNotCommitted,
+    /// The coprocessor is not reachable or its CCA segment is not running. 12/338.
+    CardUnavailable,
+    /// The verb exists in CCA but is not (yet) implemented by this card. 8/2: "the verb is
+    /// not supported" (IBM reason 2, "function not supported").
+    NotSupported,
+}
+
+impl Failure {
+    /// The one mapping from a failure to IBM's return/reason code pair.
+    pub const fn codes(self) -> Codes {
+        match self {
+            Failure::RuleArrayCount => Codes::new(8, 35),
+            Failure::Keyword => Codes::new(8, 33),
+            Failure::KeywordCombination => Codes::new(8, 34),
+            Failure::Length => Codes::new(8, 72),
+            Failure::KeyLength => Codes::new(8, 43),
+            Failure::MasterKeyRegisterState => Codes::new(8, 34),
+            Failure::WeakMasterKey => Codes::new(8, 703),
+            Failure::MasterKeyPatternCollision => Codes::new(8, 704),
+            Failure::MasterKeyNotLoaded => Codes::new(12, 764),
+            Failure::RngFault => Codes::new(12, 338),
+            Failure::StateNotCommitted => Codes::new(16, 336),
+            Failure::CardUnavailable => Codes::new(12, 338),
+            Failure::NotSupported => Codes::new(8, 2),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self:?} ({})", self.codes())
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// Something a verb that completed wants the caller to know (return code 0 with a reason, or
+/// return code 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Notice {
+    /// A DES master-key part did not have odd parity in every byte. 0/702.
+    MasterKeyPartParity,
+    /// Two thirds of the DES master key are equal. 0/701.
+    MasterKeyDuplicateThirds,
+}
+
+impl Notice {
+    /// The one mapping from a notice to IBM's return/reason code pair.
+    pub const fn codes(self) -> Codes {
+        match self {
+            Notice::MasterKeyPartParity => Codes::new(0, 702),
+            Notice::MasterKeyDuplicateThirds => Codes::new(0, 701),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Failure; 13] = [
+        Failure::RuleArrayCount,
+        Failure::Keyword,
+        Failure::KeywordCombination,
+        Failure::Length,
+        Failure::KeyLength,
+        Failure::MasterKeyRegisterState,
+        Failure::WeakMasterKey,
+        Failure::MasterKeyPatternCollision,
+        Failure::MasterKeyNotLoaded,
+        Failure::RngFault,
+        Failure::StateNotCommitted,
+        Failure::CardUnavailable,
+        Failure::NotSupported,
+    ];
+
+    #[test]
+    fn failures_never_report_success() {
+        for f in ALL {
+            assert!(f.codes().return_code >= 8, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn documented_codes() {
+        assert_eq!(Failure::RuleArrayCount.codes(), Codes::new(8, 35));
+        assert_eq!(Failure::Keyword.codes(), Codes::new(8, 33));
+        assert_eq!(Failure::CardUnavailable.codes(), Codes::new(12, 338));
+        assert_eq!(Notice::MasterKeyPartParity.codes(), Codes::new(0, 702));
+    }
+}

@@ -1,0 +1,128 @@
+//! What the card needs from the world outside its boundary, as small traits.
+//!
+//! The card core does no I/O: its clock, its entropy, its flash memory and its battery-backed
+//! RAM come in through these traits. `softcca-platform` implements them over the operating
+//! system and a state directory; the in-memory versions here serve tests and throw-away cards.
+
+use std::io;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use zeroize::Zeroizing;
+
+use crate::rng::EntropySource;
+
+/// The card's real-time clock.
+pub trait Clock: Send + Sync {
+    /// Seconds since 1970-01-01 00:00:00 UTC.
+    fn now_unix(&self) -> u64;
+}
+
+/// The card's flash memory: one blob holding the card's persistent state.
+///
+/// `write` must be atomic: after a crash at any instant, `read` returns either the bytes of
+/// the last completed `write` or those of the one before, never a mixture.
+pub trait Flash: Send + Sync {
+    /// The last blob written, or `None` on a card that was never manufactured.
+    fn read(&self) -> io::Result<Option<Vec<u8>>>;
+    /// Replaces the blob atomically and durably; returns only once it would survive a crash.
+    fn write(&self, bytes: &[u8]) -> io::Result<()>;
+}
+
+/// The card's battery-backed RAM: it holds the storage key that enciphers every secret the
+/// card keeps in flash. Kept apart from flash so that destroying it (zeroization) makes the
+/// flash contents useless.
+pub trait BatteryRam: Send + Sync {
+    /// The stored key material, or `None` if the battery-backed RAM is empty.
+    fn read(&self) -> io::Result<Option<Zeroizing<Vec<u8>>>>;
+    /// Stores key material atomically and durably.
+    fn write(&self, bytes: &[u8]) -> io::Result<()>;
+    /// Destroys the contents beyond recovery.
+    fn zeroize(&self) -> io::Result<()>;
+}
+
+/// Everything the card is built from.
+pub struct Platform {
+    /// The raw noise source that seeds the card's DRBG (through the health tests).
+    pub entropy: Box<dyn EntropySource>,
+    /// The card's clock.
+    pub clock: Box<dyn Clock>,
+    /// Flash memory for the card's state.
+    pub flash: Box<dyn Flash>,
+    /// Battery-backed RAM for the storage key.
+    pub bbram: Box<dyn BatteryRam>,
+}
+
+impl std::fmt::Debug for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Platform").finish_non_exhaustive()
+    }
+}
+
+/// The host's clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_unix(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+}
+
+/// A clock that always reads the same instant (tests).
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub u64);
+
+impl Clock for FixedClock {
+    fn now_unix(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Flash that lives in memory and is lost with the process.
+#[derive(Debug, Default)]
+pub struct MemoryFlash(Mutex<Option<Vec<u8>>>);
+
+impl Flash for MemoryFlash {
+    fn read(&self) -> io::Result<Option<Vec<u8>>> {
+        Ok(self.0.lock().map_err(|_| poisoned())?.clone())
+    }
+
+    fn write(&self, bytes: &[u8]) -> io::Result<()> {
+        *self.0.lock().map_err(|_| poisoned())? = Some(bytes.to_vec());
+        Ok(())
+    }
+}
+
+/// Battery-backed RAM that lives in memory and is lost with the process.
+#[derive(Default)]
+pub struct MemoryBatteryRam(Mutex<Option<Zeroizing<Vec<u8>>>>);
+
+impl std::fmt::Debug for MemoryBatteryRam {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemoryBatteryRam(..)")
+    }
+}
+
+impl BatteryRam for MemoryBatteryRam {
+    fn read(&self) -> io::Result<Option<Zeroizing<Vec<u8>>>> {
+        Ok(self.0.lock().map_err(|_| poisoned())?.clone())
+    }
+
+    fn write(&self, bytes: &[u8]) -> io::Result<()> {
+        *self.0.lock().map_err(|_| poisoned())? = Some(Zeroizing::new(bytes.to_vec()));
+        Ok(())
+    }
+
+    fn zeroize(&self) -> io::Result<()> {
+        *self.0.lock().map_err(|_| poisoned())? = None;
+        Ok(())
+    }
+}
+
+fn poisoned() -> io::Error {
+    io::Error::other("lock poisoned")
+}

@@ -1,0 +1,256 @@
+//! Cryptographic_Facility_Query (CSUACFQ) and Cryptographic_Facility_Version (CSUACFV).
+//!
+//! IBM Docs "CCA for Linux", "Cryptographic Facility Query (CSUACFQ)" and "Cryptographic
+//! Facility Version (CSUACFV)"; CCA Basic Services Reference 2.54, figure 2-3.
+//!
+//! Parameter blocks:
+//! - CSUACFQ: rule array (1–2: optional ADAPTER1, one information keyword), params
+//!   `[Int verb_data_length, Bytes verb_data]` → rule-array output elements (8 bytes each,
+//!   numbers left-justified and blank-padded), outputs `[]`. The STAT* and TIMEDATE keywords
+//!   use no verb data; IBM's own clients pass length 0 and a null pointer, and the verb leaves
+//!   verb data alone.
+//! - CSUACFV: no rule array, params `[Int version_data_length]` (at least 17, else 8/72) →
+//!   outputs `[Bytes version_data]`: the 8-character version, the 8-character build date
+//!   (`yyyymmdd`) and a NUL.
+//!
+//! Layouts (element numbers from 1):
+//! - STATCCA: 1–3 SYM NMK ('1' clear, '2' partial, '3' full), CMK and OMK ('1' clear, '2'
+//!   loaded); 4 CCA version; 5 build date; 6 role of the caller.
+//! - STATCCAE: 1–6 as STATCCA; 7–9 ASYM NMK, CMK, OMK.
+//! - STATAES, STATAPKA: 1 NMK, 2 CMK, 3 OMK of the AES or APKA registers.
+//! - TIMEDATE: 1 `yyyymmdd`, 2 `hhmmss` (GMT), 3 day of the week, 1 = Sunday.
+//! - STATCARD (IBM's table is not at hand; the order below follows the 4758/4765 manuals as
+//!   remembered, a softcca choice): 1 number of adapters, 2 DES hardware level, 3 RSA hardware
+//!   level, 4–5 POST0 and POST1 versions, 6 coprocessor OS name, 7 OS version, 8 part number,
+//!   9 EC level, 10 Miniboot version, 11 CPU speed (MHz), 12 adapter ID, 13 flash size (MB),
+//!   14 DRAM size (MB), 15 battery-backed RAM size (KB), 16 serial number.
+//! - STATCRD2: IBM fixes element 1 (number of adapters) and element 15 (the serial number, at
+//!   rule-array offset 112, which opencryptoki reads); softcca fills 2–14 with STATCARD's
+//!   fields 2–11 and 13–15, and 16 with the adapter ID.
+
+use softcca_wire::Param;
+
+use crate::card::Card;
+use crate::error::Failure;
+use crate::mk::{Class, NewState};
+use crate::rules::{self, Element, Grammar, Group};
+use crate::verbs::{Params, Reply, number_element, text_element};
+
+const QUERY: Grammar = Grammar {
+    min: 1,
+    max: 2,
+    groups: &[
+        Group::optional(&["ADAPTER1"], "ADAPTER1"),
+        Group::required(&[
+            "STATCCA", "STATCCAE", "STATAES", "STATAPKA", "STATCARD", "STATCRD2", "TIMEDATE",
+        ]),
+    ],
+};
+
+/// The length of CSUACFV's output.
+pub const VERSION_DATA_LEN: usize = 17;
+
+pub(crate) fn csuacfq(card: &Card, rule_array: &[Element], p: Params) -> Result<Reply, Failure> {
+    let chosen = rules::parse(&QUERY, rule_array)?;
+    p.expect_len(2)?;
+    let verb_data_length = p.int(0)?;
+    if verb_data_length < 0 || p.bytes(1)?.len() > usize::try_from(verb_data_length).unwrap_or(0) {
+        return Err(Failure::Length);
+    }
+    let elements = match chosen.get(1) {
+        Some("STATCCA") => stat_cca(card, false),
+        Some("STATCCAE") => stat_cca(card, true),
+        Some("STATAES") => registers(card, Class::Aes).to_vec(),
+        Some("STATAPKA") => registers(card, Class::Apka).to_vec(),
+        Some("STATCARD") => stat_card(card),
+        Some("STATCRD2") => stat_crd2(card),
+        Some("TIMEDATE") => time_date(card.now_unix()),
+        _ => return Err(Failure::Keyword),
+    };
+    Ok(Reply {
+        rule_array: elements,
+        ..Reply::default()
+    })
+}
+
+pub(crate) fn csuacfv(card: &Card, rule_array: &[Element], p: Params) -> Result<Reply, Failure> {
+    if !rule_array.is_empty() {
+        return Err(Failure::RuleArrayCount);
+    }
+    p.expect_len(1)?;
+    let length = usize::try_from(p.int(0)?).map_err(|_| Failure::Length)?;
+    if length < VERSION_DATA_LEN {
+        return Err(Failure::Length);
+    }
+    let model = card.identity().model;
+    let mut data = Vec::with_capacity(VERSION_DATA_LEN);
+    data.extend_from_slice(&text_element(model.cca_version()));
+    data.extend_from_slice(&text_element(model.cca_build_date()));
+    data.push(0);
+    Ok(Reply::outputs(vec![Param::Bytes(data)]))
+}
+
+/// NMK, CMK and OMK state characters of one class.
+fn registers(card: &Card, class: Class) -> [Element; 3] {
+    let (new, current, old) = card.register_state(class);
+    let new = match new {
+        NewState::Clear => 1,
+        NewState::Partial => 2,
+        NewState::Full => 3,
+    };
+    [
+        number_element(new),
+        number_element(if current { 2 } else { 1 }),
+        number_element(if old { 2 } else { 1 }),
+    ]
+}
+
+fn stat_cca(card: &Card, extended: bool) -> Vec<Element> {
+    let model = card.identity().model;
+    let mut out = registers(card, Class::Sym).to_vec();
+    out.push(text_element(model.cca_version()));
+    out.push(text_element(model.cca_build_date()));
+    out.push(text_element("DEFAULT"));
+    if extended {
+        out.extend(registers(card, Class::Asym));
+    }
+    out
+}
+
+/// The hardware fields shared by STATCARD and STATCRD2.
+struct CardFields {
+    des_level: Element,
+    rsa_level: Element,
+    post0: Element,
+    post1: Element,
+    os_name: Element,
+    os_version: Element,
+    part_number: Element,
+    ec_level: Element,
+    miniboot: Element,
+    cpu_mhz: Element,
+    flash_mb: Element,
+    dram_mb: Element,
+    bbram_kb: Element,
+    adapter_id: Element,
+    serial: Element,
+}
+
+fn card_fields(card: &Card) -> CardFields {
+    let id = card.identity();
+    let (os_name, os_version) = id.model.os();
+    CardFields {
+        des_level: number_element(3),
+        rsa_level: number_element(3),
+        post0: text_element(id.model.miniboot()),
+        post1: text_element(id.model.miniboot()),
+        os_name: text_element(os_name),
+        os_version: text_element(os_version),
+        part_number: text_element(id.model.part_number()),
+        ec_level: text_element("N34012"),
+        miniboot: text_element(id.model.miniboot()),
+        cpu_mhz: number_element(1000),
+        flash_mb: number_element(128),
+        dram_mb: number_element(2048),
+        bbram_kb: number_element(1024),
+        adapter_id: id.adapter_id,
+        serial: id.serial,
+    }
+}
+
+fn stat_card(card: &Card) -> Vec<Element> {
+    let f = card_fields(card);
+    vec![
+        number_element(1),
+        f.des_level,
+        f.rsa_level,
+        f.post0,
+        f.post1,
+        f.os_name,
+        f.os_version,
+        f.part_number,
+        f.ec_level,
+        f.miniboot,
+        f.cpu_mhz,
+        f.adapter_id,
+        f.flash_mb,
+        f.dram_mb,
+        f.bbram_kb,
+        f.serial,
+    ]
+}
+
+fn stat_crd2(card: &Card) -> Vec<Element> {
+    let f = card_fields(card);
+    vec![
+        number_element(1),
+        f.des_level,
+        f.rsa_level,
+        f.post0,
+        f.post1,
+        f.os_name,
+        f.os_version,
+        f.part_number,
+        f.ec_level,
+        f.miniboot,
+        f.cpu_mhz,
+        f.flash_mb,
+        f.dram_mb,
+        f.bbram_kb,
+        f.serial,
+        f.adapter_id,
+    ]
+}
+
+/// TIMEDATE: GMT date, time and day of the week (1 = Sunday).
+fn time_date(unix: u64) -> Vec<Element> {
+    let days = unix / 86_400;
+    let secs = unix % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    // 1970-01-01 was a Thursday (day 5 when Sunday is 1).
+    let weekday = (days + 4) % 7 + 1;
+    vec![
+        text_element(&format!("{y:04}{m:02}{d:02}")),
+        text_element(&format!(
+            "{:02}{:02}{:02}",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )),
+        number_element(weekday),
+    ]
+}
+
+/// Gregorian (year, month, day) of a count of days since 1970-01-01 (H. Hinnant's algorithm).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_date_layout() {
+        // 2026-11-27 00:47:05 UTC, a Friday.
+        let e = time_date(1_795_740_425);
+        assert_eq!(&e[0], b"20261127");
+        assert_eq!(&e[1], b"004705  ");
+        assert_eq!(&e[2], b"6       ");
+        let e = time_date(0);
+        assert_eq!(&e[0], b"19700101");
+        assert_eq!(&e[2], b"5       ");
+        // 2000-02-29, a Tuesday.
+        assert_eq!(&time_date(951_782_400)[0], b"20000229");
+        assert_eq!(&time_date(951_782_400)[2], b"3       ");
+    }
+}

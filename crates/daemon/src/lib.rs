@@ -1,0 +1,237 @@
+//! The card daemon: one card served on a Unix socket to many host processes and threads.
+//!
+//! The bus is `softcca-wire`. Each connection is read by one task; requests on it may be in
+//! flight many at a time and are answered as they complete, matched by request id. Quick
+//! verbs run on the reading task; verbs that write the card's flash (and the device-status
+//! request, which may re-run the RNG start-up test) run on the blocking pool, so a slow
+//! request never holds up the quick ones behind it. Responses are gathered by a writer task
+//! that sends as many as are ready in one write.
+//!
+//! Bad input never reaches the card as such:
+//! - a body that does not decode gets a `BadFrame` response and the connection goes on
+//!   (the header said how long the body was, so the stream stays in step);
+//! - an unknown operation gets `UnknownOp` and the connection goes on;
+//! - an unknown protocol version gets `UnsupportedVersion`, a body over the limit gets
+//!   `TooLarge`, and a bad magic, kind or reserved field gets `BadFrame`; then that one
+//!   connection is closed, since the stream can no longer be trusted;
+//! - a client that disconnects mid-frame just ends its connection; requests it had in
+//!   flight finish inside the card and their answers are dropped.
+
+#![forbid(unsafe_code)]
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use softcca_card::Card;
+use softcca_wire::{
+    self as wire, DecodeError, FrameKind, HEADER_LEN, Header, Op, PingResponse, RequestBody,
+    ResponseBody, Status,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixListener;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{Semaphore, mpsc};
+
+/// Requests one connection may have in flight on the blocking pool; a client that sends
+/// more waits (the socket applies back-pressure), as IBM's card queues its requests: "it is
+/// not possible to overload the HSM".
+pub const MAX_IN_FLIGHT: usize = 256;
+
+/// The software string the daemon reports in its ping response.
+pub const SOFTWARE: &str = concat!("softcca ", env!("CARGO_PKG_VERSION"));
+
+/// Serves `card` on a Unix socket at `socket` until `shutdown` completes. A stale socket file
+/// is replaced (the caller holds the card's state-directory lock, so no other daemon can be
+/// serving this card); the socket file is removed on return.
+pub async fn serve(
+    card: Arc<Card>,
+    socket: &Path,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> io::Result<()> {
+    match std::fs::remove_file(socket) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let listener = UnixListener::bind(socket)?;
+    tokio::pin!(shutdown);
+    let result = loop {
+        tokio::select! {
+            () = &mut shutdown => break Ok(()),
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let card = Arc::clone(&card);
+                    let (read, write) = stream.into_split();
+                    tokio::spawn(connection(card, read, write));
+                }
+                // Out of file descriptors and the like: keep serving the connections we have.
+                Err(e) if is_transient(&e) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                Err(e) => break Err(e),
+            },
+        }
+    };
+    let _ = std::fs::remove_file(socket);
+    result
+}
+
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(
+            23 /* ENFILE */ | 24 /* EMFILE */ | 12 /* ENOMEM */ | 105 /* ENOBUFS */ | 103 /* ECONNABORTED */
+        )
+    ) || e.kind() == io::ErrorKind::ConnectionAborted
+}
+
+/// One connection: reads frames, answers each, closes on a frame it cannot trust.
+async fn connection(card: Arc<Card>, read: OwnedReadHalf, write: OwnedWriteHalf) {
+    let (tx, rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let writer = tokio::spawn(write_loop(write, rx));
+    let mut reader = BufReader::with_capacity(64 * 1024, read);
+    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let mut header = [0u8; HEADER_LEN];
+    loop {
+        // EOF or a reset, between frames or in the middle of one: the client is gone.
+        if reader.read_exact(&mut header).await.is_err() {
+            break;
+        }
+        let h = match Header::decode(&header) {
+            Ok(h) if h.kind == FrameKind::Request => h,
+            Ok(h) => {
+                let _ = tx.send(error_frame(
+                    h.op,
+                    h.request_id,
+                    Status::BadFrame,
+                    "not a request",
+                ));
+                break;
+            }
+            Err(e) => {
+                let (op, id) = match &e {
+                    DecodeError::UnsupportedVersion { op, request_id, .. }
+                    | DecodeError::BodyTooLarge { op, request_id, .. } => (*op, *request_id),
+                    _ => (0, 0),
+                };
+                let _ = tx.send(error_frame(op, id, wire::status_of(&e), &e.to_string()));
+                break;
+            }
+        };
+        let mut body = vec![0u8; h.body_len as usize];
+        if reader.read_exact(&mut body).await.is_err() {
+            break;
+        }
+        let Some(op) = Op::from_u16(h.op) else {
+            let _ = tx.send(error_frame(
+                h.op,
+                h.request_id,
+                Status::UnknownOp,
+                "unknown operation",
+            ));
+            continue;
+        };
+        let request = match wire::decode_request(op, &body) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.send(error_frame(
+                    h.op,
+                    h.request_id,
+                    wire::status_of(&e),
+                    &e.to_string(),
+                ));
+                continue;
+            }
+        };
+        let id = h.request_id;
+        if runs_inline(&card, &request) {
+            let _ = tx.send(answer(&card, op, id, request));
+        } else {
+            let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
+                break;
+            };
+            let card = Arc::clone(&card);
+            let tx = tx.clone();
+            tokio::task::spawn_blocking(move || {
+                let _ = tx.send(answer(&card, op, id, request));
+                drop(permit);
+            });
+        }
+    }
+    drop(tx);
+    let _ = writer.await;
+}
+
+/// Whether a request is quick enough to run on the connection's reading task.
+fn runs_inline(card: &Card, request: &RequestBody) -> bool {
+    match request {
+        RequestBody::Ping(_) => true,
+        RequestBody::Verb(v) => !card.may_block(v),
+        RequestBody::DeviceStatus => false,
+    }
+}
+
+/// Answers one decoded request: the response frame.
+pub fn answer(card: &Card, op: Op, request_id: u64, request: RequestBody) -> Vec<u8> {
+    let body = match request {
+        RequestBody::Ping(p) => {
+            if p.min_version > wire::PROTOCOL_VERSION || p.max_version < wire::PROTOCOL_VERSION {
+                ResponseBody::Error {
+                    status: Status::UnsupportedVersion,
+                    detail: format!("this daemon speaks protocol {}", wire::PROTOCOL_VERSION),
+                }
+            } else {
+                ResponseBody::Ping(PingResponse {
+                    min_version: wire::PROTOCOL_VERSION,
+                    max_version: wire::PROTOCOL_VERSION,
+                    card_model: card.identity().model.number(),
+                    software: SOFTWARE.to_string(),
+                    echo: p.echo,
+                })
+            }
+        }
+        RequestBody::Verb(v) => ResponseBody::Verb(card.execute(&v)),
+        RequestBody::DeviceStatus => ResponseBody::DeviceStatus(card.device_status()),
+    };
+    match wire::encode_response(op, &body) {
+        Ok(bytes) => response_frame(op as u16, request_id, &bytes),
+        Err(e) => error_frame(op as u16, request_id, Status::Internal, &e.to_string()),
+    }
+}
+
+fn response_frame(op: u16, request_id: u64, body: &[u8]) -> Vec<u8> {
+    wire::frame(FrameKind::Response, op, request_id, body)
+        .unwrap_or_else(|_| error_frame(op, request_id, Status::Internal, "response too large"))
+}
+
+/// A response frame carrying only a status and a short detail (made printable and short
+/// enough for the wire first).
+fn error_frame(op: u16, request_id: u64, status: Status, detail: &str) -> Vec<u8> {
+    let detail: String = detail
+        .chars()
+        .filter(|c| (' '..='~').contains(c))
+        .take(usize::from(wire::MAX_DETAIL))
+        .collect();
+    let body = wire::encode_error(status, &detail).unwrap_or_default();
+    wire::frame(FrameKind::Response, op, request_id, &body).unwrap_or_default()
+}
+
+/// Sends responses, as many as are ready in one write.
+async fn write_loop(mut write: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Vec<u8>>) {
+    let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
+    while let Some(frame) = rx.recv().await {
+        batch.extend_from_slice(&frame);
+        while batch.len() < 256 * 1024 {
+            match rx.try_recv() {
+                Ok(frame) => batch.extend_from_slice(&frame),
+                Err(_) => break,
+            }
+        }
+        if write.write_all(&batch).await.is_err() {
+            break;
+        }
+        batch.clear();
+    }
+    let _ = write.shutdown().await;
+}

@@ -1,0 +1,313 @@
+//! softcca's host library — the "CCA Support Program": a safe Rust API of the CCA verbs.
+//!
+//! A [`Cca`] reaches one card, either through the card daemon's socket ([`Cca::connect`]) or
+//! by running the card inside this process ([`Cca::embedded`]); both run the same card code.
+//! Each verb method marshals IBM's parameters into the card's parameter block, sends it, and
+//! turns the card's answer back into Rust values. Return and reason codes are IBM's: a verb
+//! that ends with return code 8 or more is an `Err(CcaError)` carrying them.
+//!
+//! Rule arrays are given as keywords (`&["RANDOM"]`); the library pads each to IBM's eight
+//! bytes. A keyword longer than eight characters cannot be a CCA keyword and is refused with
+//! 8/33, a rule array of more than 64 keywords with 8/35, without reaching the card.
+
+#![forbid(unsafe_code)]
+
+pub mod client;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use softcca_card::{Card, Codes, Failure, Model};
+use softcca_platform::StateDir;
+use softcca_wire::{
+    DeviceStatus, MAX_RULE_ARRAY, PROTOCOL_VERSION, Param, PingRequest, PingResponse, RequestBody,
+    ResponseBody, VerbName, VerbRequest, VerbResponse,
+};
+
+pub use client::TransportError;
+pub use softcca_card::rules::Element;
+
+/// A verb that did not do its work: IBM's return code (8 or more) and reason code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CcaError {
+    /// The return and reason codes.
+    pub codes: Codes,
+}
+
+impl CcaError {
+    fn from_failure(f: Failure) -> CcaError {
+        CcaError { codes: f.codes() }
+    }
+}
+
+impl std::fmt::Display for CcaError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CCA return/reason code {}", self.codes)
+    }
+}
+
+impl std::error::Error for CcaError {}
+
+/// Why a host could not be set up.
+#[derive(Debug)]
+pub enum OpenError {
+    /// The daemon could not be reached.
+    Transport(TransportError),
+    /// The card's state directory could not be opened.
+    StateDir(softcca_platform::OpenError),
+    /// The card did not power on.
+    PowerOn(softcca_card::PowerOnError),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Transport(e) => write!(f, "{e}"),
+            OpenError::StateDir(e) => write!(f, "{e}"),
+            OpenError::PowerOn(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {}
+
+enum Transport {
+    Embedded {
+        card: Arc<Card>,
+        // Holds the state directory's lock while the card runs in this process.
+        _dir: Option<StateDir>,
+    },
+    Daemon(client::Client),
+}
+
+/// The version CSUACFV reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FacilityVersion {
+    /// The CCA version, `v.r.m`.
+    pub version: String,
+    /// The build date, `yyyymmdd`.
+    pub build_date: String,
+    /// The 17 bytes IBM's C interface returns: version, date, NUL.
+    pub raw: Vec<u8>,
+}
+
+/// A handle on one card. Cheap to share between threads (`&Cca` is all a verb needs).
+pub struct Cca {
+    transport: Transport,
+}
+
+impl std::fmt::Debug for Cca {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.transport {
+            Transport::Embedded { card, .. } => write!(f, "Cca(embedded {card:?})"),
+            Transport::Daemon(c) => write!(f, "Cca({c:?})"),
+        }
+    }
+}
+
+impl Cca {
+    /// Connects to the card daemon listening at `socket`.
+    pub fn connect(socket: &Path) -> Result<Cca, OpenError> {
+        let client = client::Client::connect(socket).map_err(OpenError::Transport)?;
+        Ok(Cca {
+            transport: Transport::Daemon(client),
+        })
+    }
+
+    /// Runs the card of the state directory `home` inside this process (manufacturing it on
+    /// first use, as IBM `model`, 4767 by default). The directory is locked while the
+    /// returned value lives: no daemon or other process can run the same card meanwhile.
+    pub fn embedded(home: &Path, model: Option<Model>) -> Result<Cca, OpenError> {
+        let dir = StateDir::open(home).map_err(OpenError::StateDir)?;
+        let (card, _) = Card::power_on(dir.platform(), model).map_err(OpenError::PowerOn)?;
+        Ok(Cca {
+            transport: Transport::Embedded {
+                card: Arc::new(card),
+                _dir: Some(dir),
+            },
+        })
+    }
+
+    /// Uses a card the caller powered on (tests, or an application that owns its card).
+    pub fn with_card(card: Arc<Card>) -> Cca {
+        Cca {
+            transport: Transport::Embedded { card, _dir: None },
+        }
+    }
+
+    /// Checks that the card answers and speaks this library's protocol.
+    pub fn ping(&self, echo: &[u8]) -> Result<PingResponse, TransportError> {
+        match &self.transport {
+            Transport::Embedded { card, .. } => Ok(PingResponse {
+                min_version: PROTOCOL_VERSION,
+                max_version: PROTOCOL_VERSION,
+                card_model: card.identity().model.number(),
+                software: concat!("softcca ", env!("CARGO_PKG_VERSION")).to_string(),
+                echo: echo.to_vec(),
+            }),
+            Transport::Daemon(c) => match c.call(&RequestBody::Ping(PingRequest {
+                min_version: PROTOCOL_VERSION,
+                max_version: PROTOCOL_VERSION,
+                echo: echo.to_vec(),
+            }))? {
+                ResponseBody::Ping(p) => Ok(p),
+                other => Err(unexpected(&other)),
+            },
+        }
+    }
+
+    /// The card's device status (what CLU's ST command shows).
+    pub fn device_status(&self) -> Result<DeviceStatus, TransportError> {
+        match &self.transport {
+            Transport::Embedded { card, .. } => Ok(card.device_status()),
+            Transport::Daemon(c) => match c.call(&RequestBody::DeviceStatus)? {
+                ResponseBody::DeviceStatus(s) => Ok(s),
+                other => Err(unexpected(&other)),
+            },
+        }
+    }
+
+    /// Sends one verb's parameter block as it is and returns the card's answer. A card that
+    /// cannot be reached answers 12/338, as IBM's library does when the coprocessor is not
+    /// available. This is the door the C library uses; Rust callers want the verb methods.
+    pub fn call(&self, request: VerbRequest) -> VerbResponse {
+        match &self.transport {
+            Transport::Embedded { card, .. } => card.execute(&request),
+            Transport::Daemon(c) => match c.call(&RequestBody::Verb(request)) {
+                Ok(ResponseBody::Verb(v)) => v,
+                _ => failure_response(Failure::CardUnavailable),
+            },
+        }
+    }
+
+    fn verb(
+        &self,
+        name: &str,
+        rule_array: &[&str],
+        params: Vec<Param>,
+    ) -> Result<VerbResponse, CcaError> {
+        let verb = VerbName::new(name).ok_or(CcaError::from_failure(Failure::NotSupported))?;
+        let rule_array = rule_array_of(rule_array)?;
+        let response = self.call(VerbRequest {
+            verb,
+            rule_array,
+            params,
+        });
+        if response.return_code >= 8 {
+            return Err(CcaError {
+                codes: Codes::new(response.return_code, response.reason_code),
+            });
+        }
+        Ok(response)
+    }
+
+    /// Cryptographic_Facility_Query (CSUACFQ): the rule-array elements the card returns for
+    /// an information keyword (`STATCCA`, `STATCCAE`, `STATAES`, `STATAPKA`, `STATCARD`,
+    /// `STATCRD2`, `TIMEDATE`), optionally after `ADAPTER1`.
+    pub fn cryptographic_facility_query(
+        &self,
+        rule_array: &[&str],
+    ) -> Result<Vec<Element>, CcaError> {
+        let r = self.verb(
+            "CSUACFQ",
+            rule_array,
+            vec![Param::Int(0), Param::Bytes(Vec::new())],
+        )?;
+        Ok(r.rule_array)
+    }
+
+    /// Cryptographic_Facility_Version (CSUACFV): the card's CCA version and build date.
+    pub fn cryptographic_facility_version(&self) -> Result<FacilityVersion, CcaError> {
+        let len = i32::try_from(softcca_card::VERSION_DATA_LEN).unwrap_or(i32::MAX);
+        let r = self.verb("CSUACFV", &[], vec![Param::Int(len)])?;
+        let raw = single_bytes(r)?;
+        let text = |range: std::ops::Range<usize>| {
+            raw.get(range)
+                .map(|b| String::from_utf8_lossy(b).trim_end().to_string())
+                .unwrap_or_default()
+        };
+        Ok(FacilityVersion {
+            version: text(0..8),
+            build_date: text(8..16),
+            raw,
+        })
+    }
+
+    /// Master_Key_Process (CSNBMKP): loads a master-key part (FIRST, MIDDLE, LAST), generates
+    /// a random master key (RANDOM), sets (SET) or clears (CLEAR, CLR-OLD) a register class
+    /// (SYM-MK, ASYM-MK, AES-MK, APKA-MK). Returns the codes: 0/0, or a warning such as 0/702
+    /// (a DES key part without odd parity). `key_part` is ignored for CLEAR, CLR-OLD, RANDOM
+    /// and SET, as in IBM's interface.
+    pub fn master_key_process(
+        &self,
+        rule_array: &[&str],
+        key_part: &[u8],
+    ) -> Result<Codes, CcaError> {
+        let r = self.verb("CSNBMKP", rule_array, vec![Param::Bytes(key_part.to_vec())])?;
+        Ok(Codes::new(r.return_code, r.reason_code))
+    }
+
+    /// Random_Number_Generate (CSNBRNG): 8 random bytes, with `form` RANDOM, ODD or EVEN
+    /// parity in each byte.
+    pub fn random_number_generate(&self, form: &str) -> Result<[u8; 8], CcaError> {
+        let form =
+            softcca_card::rules::element(form).ok_or(CcaError::from_failure(Failure::Keyword))?;
+        let r = self.verb("CSNBRNG", &[], vec![Param::Bytes(form.to_vec())])?;
+        single_bytes(r)?
+            .try_into()
+            .map_err(|_| CcaError::from_failure(Failure::CardUnavailable))
+    }
+
+    /// Random_Number_Generate_Long (CSNBRNGL): `length` (1–8192) random bytes; the rule array
+    /// names the parity (RANDOM, ODD, EVEN).
+    pub fn random_number_generate_long(
+        &self,
+        rule_array: &[&str],
+        length: usize,
+    ) -> Result<Vec<u8>, CcaError> {
+        let length = i32::try_from(length).map_err(|_| CcaError::from_failure(Failure::Length))?;
+        let r = self.verb(
+            "CSNBRNGL",
+            rule_array,
+            vec![Param::Bytes(Vec::new()), Param::Int(length)],
+        )?;
+        single_bytes(r)
+    }
+}
+
+/// Pads keywords to rule-array elements; refuses what cannot be a rule array.
+pub fn rule_array_of(keywords: &[&str]) -> Result<Vec<Element>, CcaError> {
+    if keywords.len() > usize::from(MAX_RULE_ARRAY) {
+        return Err(CcaError::from_failure(Failure::RuleArrayCount));
+    }
+    keywords
+        .iter()
+        .map(|k| softcca_card::rules::element(k).ok_or(CcaError::from_failure(Failure::Keyword)))
+        .collect()
+}
+
+fn single_bytes(r: VerbResponse) -> Result<Vec<u8>, CcaError> {
+    match r.outputs.into_iter().next() {
+        Some(Param::Bytes(b)) => Ok(b),
+        _ => Err(CcaError::from_failure(Failure::CardUnavailable)),
+    }
+}
+
+fn failure_response(f: Failure) -> VerbResponse {
+    let codes = f.codes();
+    VerbResponse {
+        return_code: codes.return_code,
+        reason_code: codes.reason_code,
+        rule_array: Vec::new(),
+        outputs: Vec::new(),
+    }
+}
+
+fn unexpected(body: &ResponseBody) -> TransportError {
+    match body {
+        ResponseBody::Error { status, detail } => {
+            TransportError::Protocol(format!("{status:?}: {detail}"))
+        }
+        _ => TransportError::Protocol("an answer of the wrong kind".into()),
+    }
+}
