@@ -41,6 +41,30 @@ pub trait BatteryRam: Send + Sync {
     fn zeroize(&self) -> io::Result<()>;
 }
 
+impl<T: Flash + ?Sized> Flash for std::sync::Arc<T> {
+    fn read(&self) -> io::Result<Option<Vec<u8>>> {
+        (**self).read()
+    }
+
+    fn write(&self, bytes: &[u8]) -> io::Result<()> {
+        (**self).write(bytes)
+    }
+}
+
+impl<T: BatteryRam + ?Sized> BatteryRam for std::sync::Arc<T> {
+    fn read(&self) -> io::Result<Option<Zeroizing<Vec<u8>>>> {
+        (**self).read()
+    }
+
+    fn write(&self, bytes: &[u8]) -> io::Result<()> {
+        (**self).write(bytes)
+    }
+
+    fn zeroize(&self) -> io::Result<()> {
+        (**self).zeroize()
+    }
+}
+
 /// Everything the card is built from.
 pub struct Platform {
     /// The raw noise source that seeds the card's DRBG (through the health tests).
