@@ -38,6 +38,9 @@ use tokio::sync::{Semaphore, mpsc};
 /// not possible to overload the HSM".
 pub const MAX_IN_FLIGHT: usize = 256;
 
+/// Responses one connection may have waiting to be written.
+pub const RESPONSE_QUEUE: usize = 1024;
+
 /// The software string the daemon reports in its ping response.
 pub const SOFTWARE: &str = concat!("softcca ", env!("CARGO_PKG_VERSION"));
 
@@ -88,7 +91,9 @@ fn is_transient(e: &io::Error) -> bool {
 
 /// One connection: reads frames, answers each, closes on a frame it cannot trust.
 async fn connection(card: Arc<Card>, read: OwnedReadHalf, write: OwnedWriteHalf) {
-    let (tx, rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    // Bounded: a client that sends without reading fills this, then the socket, and is
+    // slowed down instead of growing the daemon's memory.
+    let (tx, rx) = mpsc::channel::<Vec<u8>>(RESPONSE_QUEUE);
     let writer = tokio::spawn(write_loop(write, rx));
     let mut reader = BufReader::with_capacity(64 * 1024, read);
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
@@ -101,12 +106,8 @@ async fn connection(card: Arc<Card>, read: OwnedReadHalf, write: OwnedWriteHalf)
         let h = match Header::decode(&header) {
             Ok(h) if h.kind == FrameKind::Request => h,
             Ok(h) => {
-                let _ = tx.send(error_frame(
-                    h.op,
-                    h.request_id,
-                    Status::BadFrame,
-                    "not a request",
-                ));
+                let reply = error_frame(h.op, h.request_id, Status::BadFrame, "not a request");
+                let _ = tx.send(reply).await;
                 break;
             }
             Err(e) => {
@@ -115,7 +116,8 @@ async fn connection(card: Arc<Card>, read: OwnedReadHalf, write: OwnedWriteHalf)
                     | DecodeError::BodyTooLarge { op, request_id, .. } => (*op, *request_id),
                     _ => (0, 0),
                 };
-                let _ = tx.send(error_frame(op, id, wire::status_of(&e), &e.to_string()));
+                let reply = error_frame(op, id, wire::status_of(&e), &e.to_string());
+                let _ = tx.send(reply).await;
                 break;
             }
         };
@@ -123,30 +125,32 @@ async fn connection(card: Arc<Card>, read: OwnedReadHalf, write: OwnedWriteHalf)
         if reader.read_exact(&mut body).await.is_err() {
             break;
         }
-        let Some(op) = Op::from_u16(h.op) else {
-            let _ = tx.send(error_frame(
+        let decoded = match Op::from_u16(h.op) {
+            None => Err(error_frame(
                 h.op,
                 h.request_id,
                 Status::UnknownOp,
                 "unknown operation",
-            ));
-            continue;
+            )),
+            Some(op) => wire::decode_request(op, &body)
+                .map(|request| (op, request))
+                .map_err(|e| error_frame(h.op, h.request_id, wire::status_of(&e), &e.to_string())),
         };
-        let request = match wire::decode_request(op, &body) {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = tx.send(error_frame(
-                    h.op,
-                    h.request_id,
-                    wire::status_of(&e),
-                    &e.to_string(),
-                ));
+        let (op, request) = match decoded {
+            Ok(d) => d,
+            // The header fixed the body's length, so the stream is still in step.
+            Err(reply) => {
+                if tx.send(reply).await.is_err() {
+                    break;
+                }
                 continue;
             }
         };
         let id = h.request_id;
         if runs_inline(&card, &request) {
-            let _ = tx.send(answer(&card, op, id, request));
+            if tx.send(answer(&card, op, id, request)).await.is_err() {
+                break;
+            }
         } else {
             let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
                 break;
@@ -154,7 +158,7 @@ async fn connection(card: Arc<Card>, read: OwnedReadHalf, write: OwnedWriteHalf)
             let card = Arc::clone(&card);
             let tx = tx.clone();
             tokio::task::spawn_blocking(move || {
-                let _ = tx.send(answer(&card, op, id, request));
+                let _ = tx.blocking_send(answer(&card, op, id, request));
                 drop(permit);
             });
         }
@@ -218,7 +222,7 @@ fn error_frame(op: u16, request_id: u64, status: Status, detail: &str) -> Vec<u8
 }
 
 /// Sends responses, as many as are ready in one write.
-async fn write_loop(mut write: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Vec<u8>>) {
+async fn write_loop(mut write: OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<u8>>) {
     let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
     while let Some(frame) = rx.recv().await {
         batch.extend_from_slice(&frame);
