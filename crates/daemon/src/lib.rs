@@ -31,7 +31,8 @@ use softcca_wire::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
 
 /// Requests one connection may have in flight on the blocking pool; a client that sends
 /// more waits (the socket applies back-pressure), as IBM's card queues its requests: "it is
@@ -46,7 +47,9 @@ pub const SOFTWARE: &str = concat!("softcca ", env!("CARGO_PKG_VERSION"));
 
 /// Serves `card` on a Unix socket at `socket` until `shutdown` completes. A stale socket file
 /// is replaced (the caller holds the card's state-directory lock, so no other daemon can be
-/// serving this card); the socket file is removed on return.
+/// serving this card). On shutdown every connection is closed at its next frame boundary,
+/// requests already running in the card finish, and only then does `serve` remove the
+/// socket file and return — so the caller may release the card's lock at once.
 pub async fn serve(
     card: Arc<Card>,
     socket: &Path,
@@ -58,6 +61,8 @@ pub async fn serve(
         Err(e) => return Err(e),
     }
     let listener = UnixListener::bind(socket)?;
+    let (stop, stopping) = watch::channel(false);
+    let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     let result = loop {
         tokio::select! {
@@ -66,7 +71,8 @@ pub async fn serve(
                 Ok((stream, _)) => {
                     let card = Arc::clone(&card);
                     let (read, write) = stream.into_split();
-                    tokio::spawn(connection(card, read, write));
+                    connections.spawn(connection(card, read, write, stopping.clone()));
+                    while connections.try_join_next().is_some() {}
                 }
                 // Out of file descriptors and the like: keep serving the connections we have.
                 Err(e) if is_transient(&e) => {
@@ -76,6 +82,9 @@ pub async fn serve(
             },
         }
     };
+    drop(listener);
+    let _ = stop.send(true);
+    while connections.join_next().await.is_some() {}
     let _ = std::fs::remove_file(socket);
     result
 }
@@ -90,7 +99,12 @@ fn is_transient(e: &io::Error) -> bool {
 }
 
 /// One connection: reads frames, answers each, closes on a frame it cannot trust.
-async fn connection(card: Arc<Card>, read: OwnedReadHalf, write: OwnedWriteHalf) {
+async fn connection(
+    card: Arc<Card>,
+    read: OwnedReadHalf,
+    write: OwnedWriteHalf,
+    mut stopping: watch::Receiver<bool>,
+) {
     // Bounded: a client that sends without reading fills this, then the socket, and is
     // slowed down instead of growing the daemon's memory.
     let (tx, rx) = mpsc::channel::<Vec<u8>>(RESPONSE_QUEUE);
@@ -100,8 +114,12 @@ async fn connection(card: Arc<Card>, read: OwnedReadHalf, write: OwnedWriteHalf)
     let mut header = [0u8; HEADER_LEN];
     loop {
         // EOF or a reset, between frames or in the middle of one: the client is gone.
-        if reader.read_exact(&mut header).await.is_err() {
-            break;
+        // A daemon shutting down closes the connection between frames.
+        tokio::select! {
+            read = reader.read_exact(&mut header) => if read.is_err() {
+                break;
+            },
+            _ = stopping.wait_for(|stop| *stop) => break,
         }
         let h = match Header::decode(&header) {
             Ok(h) if h.kind == FrameKind::Request => h,

@@ -205,7 +205,12 @@ impl Client {
         }
         let written = lock(&conn.writer).write_all(&frame);
         if written.is_err() {
-            lock(&conn.pending).slots.remove(&id);
+            {
+                let mut pending = lock(&conn.pending);
+                pending.slots.remove(&id);
+                // The next call connects again instead of trying this socket.
+                pending.closed = true;
+            }
             let _ = lock(&conn.writer).shutdown(Shutdown::Both);
             return Err(TransportError::Disconnected);
         }
