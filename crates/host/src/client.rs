@@ -68,8 +68,19 @@ struct Pending {
     closed: bool,
 }
 
+/// Frames waiting to be written. The first caller to find no writer at work becomes the
+/// writer and sends everything queued, in as few writes as it can; the others only queue
+/// their frame. Under load many requests leave in one system call.
+#[derive(Default)]
+struct Outbox {
+    queue: Vec<u8>,
+    writing: bool,
+    failed: bool,
+}
+
 struct Connection {
-    writer: Mutex<UnixStream>,
+    stream: UnixStream,
+    outbox: Mutex<Outbox>,
     pending: Mutex<Pending>,
 }
 
@@ -81,7 +92,8 @@ impl Connection {
             .try_clone()
             .map_err(|e| TransportError::Connect(socket.into(), e))?;
         let conn = Arc::new(Connection {
-            writer: Mutex::new(stream),
+            stream,
+            outbox: Mutex::new(Outbox::default()),
             pending: Mutex::new(Pending {
                 slots: HashMap::new(),
                 closed: false,
@@ -97,6 +109,40 @@ impl Connection {
 
     fn is_closed(&self) -> bool {
         lock(&self.pending).closed
+    }
+
+    /// Queues `frame` and, unless another thread is writing already, writes the queue.
+    fn send(&self, frame: &[u8]) -> io::Result<()> {
+        let mut outbox = lock(&self.outbox);
+        if outbox.failed {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        outbox.queue.extend_from_slice(frame);
+        if outbox.writing {
+            return Ok(());
+        }
+        outbox.writing = true;
+        let mut batch = Vec::new();
+        loop {
+            std::mem::swap(&mut batch, &mut outbox.queue);
+            if batch.is_empty() {
+                outbox.writing = false;
+                return Ok(());
+            }
+            drop(outbox);
+            let written = (&self.stream).write_all(&batch);
+            batch.clear();
+            outbox = lock(&self.outbox);
+            if let Err(e) = written {
+                outbox.failed = true;
+                outbox.writing = false;
+                outbox.queue.clear();
+                // Wakes the reader thread, which fails every waiting call, including those
+                // whose frames were queued behind this write.
+                let _ = self.stream.shutdown(Shutdown::Both);
+                return Err(e);
+            }
+        }
     }
 
     fn read_loop(&self, stream: UnixStream) {
@@ -203,15 +249,13 @@ impl Client {
             }
             pending.slots.insert(id, (op, Arc::clone(&slot)));
         }
-        let written = lock(&conn.writer).write_all(&frame);
-        if written.is_err() {
+        if conn.send(&frame).is_err() {
             {
                 let mut pending = lock(&conn.pending);
                 pending.slots.remove(&id);
                 // The next call connects again instead of trying this socket.
                 pending.closed = true;
             }
-            let _ = lock(&conn.writer).shutdown(Shutdown::Both);
             return Err(TransportError::Disconnected);
         }
         let mut answer = lock(&slot.answer);
@@ -239,7 +283,7 @@ impl Drop for Client {
     fn drop(&mut self) {
         if let Some(conn) = lock(&self.connection).take() {
             // Ends the reader thread, which holds the other reference.
-            let _ = lock(&conn.writer).shutdown(Shutdown::Both);
+            let _ = conn.stream.shutdown(Shutdown::Both);
         }
     }
 }
