@@ -27,6 +27,9 @@ use crate::verbs::{self, Params, Reply};
 /// return codes mean?": 8340038F, "Random number generation fault").
 pub const DRIVER_RNG_FAULT: u32 = 0x8340_038F;
 
+/// The flash blob that holds the card's state.
+pub const STATE_BLOB: &str = "card.state";
+
 /// Personalization string of the card's Hash_DRBG.
 const DRBG_PERSONALIZATION: &[u8] = b"softcca coprocessor Hash_DRBG v1";
 
@@ -130,51 +133,55 @@ impl Card {
             bbram,
         } = platform;
         let mut rng = CardRng::start(entropy, DRBG_PERSONALIZATION);
-        let (persistent, storage_key, how) = match flash.read().map_err(PowerOnError::Flash)? {
-            Some(blob) => {
-                let key = bbram
-                    .read()
-                    .map_err(PowerOnError::BatteryRam)?
-                    .ok_or(PowerOnError::Zeroized)?;
-                let persistent = state::unseal(&blob, &key).map_err(PowerOnError::State)?;
-                if let Some(requested) = model
-                    && requested != persistent.identity.model
-                {
-                    return Err(PowerOnError::ModelMismatch {
-                        manufactured: persistent.identity.model,
-                        requested,
-                    });
+        let (persistent, storage_key, how) =
+            match flash.read(STATE_BLOB).map_err(PowerOnError::Flash)? {
+                Some(blob) => {
+                    let key = bbram
+                        .read()
+                        .map_err(PowerOnError::BatteryRam)?
+                        .ok_or(PowerOnError::Zeroized)?;
+                    let persistent = state::unseal(&blob, &key).map_err(PowerOnError::State)?;
+                    if let Some(requested) = model
+                        && requested != persistent.identity.model
+                    {
+                        return Err(PowerOnError::ModelMismatch {
+                            manufactured: persistent.identity.model,
+                            requested,
+                        });
+                    }
+                    (persistent, key, PowerOn::Resumed)
                 }
-                (persistent, key, PowerOn::Resumed)
-            }
-            None => {
-                let mut key = Zeroizing::new(vec![0u8; STORAGE_KEY_LEN]);
-                let mut ids = [0u8; 16];
-                rng.fill(&mut key).map_err(PowerOnError::Rng)?;
-                rng.fill(&mut ids).map_err(PowerOnError::Rng)?;
-                let mut serial_random = [0u8; 8];
-                serial_random.copy_from_slice(&ids[..8]);
-                let mut adapter_id = [0u8; 8];
-                adapter_id.copy_from_slice(&ids[8..]);
-                let persistent = Persistent {
-                    identity: Identity {
-                        model: model.unwrap_or(Model::Ibm4767),
-                        serial: serial_from_random(&serial_random),
-                        adapter_id,
-                        manufactured_at: clock.now_unix(),
-                    },
-                    registers: Default::default(),
-                };
-                let mut nonce = [0u8; 12];
-                rng.fill(&mut nonce).map_err(PowerOnError::Rng)?;
-                let blob = state::seal(&persistent, &key, nonce).map_err(PowerOnError::State)?;
-                // Battery-backed RAM first: a crash between the two writes leaves an empty
-                // flash, and the next power-on manufactures again.
-                bbram.write(&key).map_err(PowerOnError::BatteryRam)?;
-                flash.write(&blob).map_err(PowerOnError::Flash)?;
-                (persistent, key, PowerOn::Manufactured)
-            }
-        };
+                None => {
+                    let mut key = Zeroizing::new(vec![0u8; STORAGE_KEY_LEN]);
+                    let mut ids = [0u8; 16];
+                    rng.fill(&mut key).map_err(PowerOnError::Rng)?;
+                    rng.fill(&mut ids).map_err(PowerOnError::Rng)?;
+                    let mut serial_random = [0u8; 8];
+                    serial_random.copy_from_slice(&ids[..8]);
+                    let mut adapter_id = [0u8; 8];
+                    adapter_id.copy_from_slice(&ids[8..]);
+                    let persistent = Persistent {
+                        identity: Identity {
+                            model: model.unwrap_or(Model::Ibm4767),
+                            serial: serial_from_random(&serial_random),
+                            adapter_id,
+                            manufactured_at: clock.now_unix(),
+                        },
+                        registers: Default::default(),
+                    };
+                    let mut nonce = [0u8; 12];
+                    rng.fill(&mut nonce).map_err(PowerOnError::Rng)?;
+                    let blob =
+                        state::seal(&persistent, &key, nonce).map_err(PowerOnError::State)?;
+                    // Battery-backed RAM first: a crash between the two writes leaves an empty
+                    // flash, and the next power-on manufactures again.
+                    bbram.write(&key).map_err(PowerOnError::BatteryRam)?;
+                    flash
+                        .write(STATE_BLOB, &blob)
+                        .map_err(PowerOnError::Flash)?;
+                    (persistent, key, PowerOn::Manufactured)
+                }
+            };
         let rng_failed = AtomicBool::new(rng.fault().is_some());
         let card = Card {
             identity: persistent.identity,
@@ -373,7 +380,7 @@ impl Card {
                 .map_err(|_| Failure::StateNotCommitted)?;
             storage
                 .flash
-                .write(&blob)
+                .write(STATE_BLOB, &blob)
                 .map_err(|_| Failure::StateNotCommitted)?;
         }
         *regs = persistent.registers.clone();

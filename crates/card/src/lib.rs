@@ -15,8 +15,11 @@
 
 #![forbid(unsafe_code)]
 
+pub mod attest;
 pub mod card;
 pub mod error;
+pub mod factory;
+pub mod firmware;
 pub mod mk;
 pub mod model;
 pub mod platform;

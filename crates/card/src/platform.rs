@@ -18,15 +18,30 @@ pub trait Clock: Send + Sync {
     fn now_unix(&self) -> u64;
 }
 
-/// The card's flash memory: one blob holding the card's persistent state.
+/// The card's flash memory: named blobs (the card's state, its firmware segment images).
 ///
 /// `write` must be atomic: after a crash at any instant, `read` returns either the bytes of
-/// the last completed `write` or those of the one before, never a mixture.
+/// the last completed `write` of that name or those of the one before, never a mixture.
+/// Names are short, of `a-z`, `0-9`, `-` and `.` only.
 pub trait Flash: Send + Sync {
-    /// The last blob written, or `None` on a card that was never manufactured.
-    fn read(&self) -> io::Result<Option<Vec<u8>>>;
+    /// The blob last written under `name`, or `None`.
+    fn read(&self, name: &str) -> io::Result<Option<Vec<u8>>>;
     /// Replaces the blob atomically and durably; returns only once it would survive a crash.
-    fn write(&self, bytes: &[u8]) -> io::Result<()>;
+    fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()>;
+    /// Removes a blob (absent is not an error).
+    fn remove(&self, name: &str) -> io::Result<()>;
+    /// The names of every blob, sorted.
+    fn names(&self) -> io::Result<Vec<String>>;
+}
+
+/// Whether `name` is a valid flash blob name.
+pub fn valid_blob_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
 }
 
 /// The card's battery-backed RAM: it holds the storage key that enciphers every secret the
@@ -42,12 +57,20 @@ pub trait BatteryRam: Send + Sync {
 }
 
 impl<T: Flash + ?Sized> Flash for std::sync::Arc<T> {
-    fn read(&self) -> io::Result<Option<Vec<u8>>> {
-        (**self).read()
+    fn read(&self, name: &str) -> io::Result<Option<Vec<u8>>> {
+        (**self).read(name)
     }
 
-    fn write(&self, bytes: &[u8]) -> io::Result<()> {
-        (**self).write(bytes)
+    fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
+        (**self).write(name, bytes)
+    }
+
+    fn remove(&self, name: &str) -> io::Result<()> {
+        (**self).remove(name)
+    }
+
+    fn names(&self) -> io::Result<Vec<String>> {
+        (**self).names()
     }
 }
 
@@ -108,16 +131,37 @@ impl Clock for FixedClock {
 
 /// Flash that lives in memory and is lost with the process.
 #[derive(Debug, Default)]
-pub struct MemoryFlash(Mutex<Option<Vec<u8>>>);
+pub struct MemoryFlash(Mutex<std::collections::BTreeMap<String, Vec<u8>>>);
 
 impl Flash for MemoryFlash {
-    fn read(&self) -> io::Result<Option<Vec<u8>>> {
-        Ok(self.0.lock().map_err(|_| poisoned())?.clone())
+    fn read(&self, name: &str) -> io::Result<Option<Vec<u8>>> {
+        Ok(self.0.lock().map_err(|_| poisoned())?.get(name).cloned())
     }
 
-    fn write(&self, bytes: &[u8]) -> io::Result<()> {
-        *self.0.lock().map_err(|_| poisoned())? = Some(bytes.to_vec());
+    fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
+        if !valid_blob_name(name) {
+            return Err(io::ErrorKind::InvalidInput.into());
+        }
+        self.0
+            .lock()
+            .map_err(|_| poisoned())?
+            .insert(name.to_string(), bytes.to_vec());
         Ok(())
+    }
+
+    fn remove(&self, name: &str) -> io::Result<()> {
+        self.0.lock().map_err(|_| poisoned())?.remove(name);
+        Ok(())
+    }
+
+    fn names(&self) -> io::Result<Vec<String>> {
+        Ok(self
+            .0
+            .lock()
+            .map_err(|_| poisoned())?
+            .keys()
+            .cloned()
+            .collect())
     }
 }
 

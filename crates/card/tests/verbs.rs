@@ -53,7 +53,9 @@ impl Store {
     }
 
     fn flash_bytes(&self) -> Option<Vec<u8>> {
-        self.flash.read().expect("memory flash reads")
+        self.flash
+            .read(softcca_card::card::STATE_BLOB)
+            .expect("memory flash reads")
     }
 }
 

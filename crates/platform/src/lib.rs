@@ -20,7 +20,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use softcca_card::platform::{BatteryRam, Flash, Platform, SystemClock};
+use softcca_card::platform::{BatteryRam, Flash, Platform, SystemClock, valid_blob_name};
 use softcca_card::rng::{EntropySource, EntropyUnavailable};
 use zeroize::Zeroizing;
 
@@ -129,7 +129,7 @@ impl StateDir {
         Platform {
             entropy: Box::new(OsEntropy),
             clock: Box::new(SystemClock),
-            flash: Box::new(FileFlash::new(self.home.join("flash").join("card.state"))),
+            flash: Box::new(FileFlash::new(self.home.join("flash"))),
             bbram: Box::new(FileBatteryRam::new(
                 self.home.join("bbram").join("storage.key"),
             )),
@@ -137,26 +137,59 @@ impl StateDir {
     }
 }
 
-/// Flash as one file, replaced atomically.
+/// Flash as a directory of files, each replaced atomically.
 #[derive(Debug)]
 pub struct FileFlash {
-    path: PathBuf,
+    dir: PathBuf,
 }
 
 impl FileFlash {
-    /// Flash stored at `path`.
-    pub fn new(path: PathBuf) -> FileFlash {
-        FileFlash { path }
+    /// Flash stored in the directory `dir`.
+    pub fn new(dir: PathBuf) -> FileFlash {
+        FileFlash { dir }
+    }
+
+    fn path(&self, name: &str) -> io::Result<PathBuf> {
+        if valid_blob_name(name) {
+            Ok(self.dir.join(name))
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a flash blob name",
+            ))
+        }
     }
 }
 
 impl Flash for FileFlash {
-    fn read(&self) -> io::Result<Option<Vec<u8>>> {
-        read_optional(&self.path).map(|o| o.map(|z| z.to_vec()))
+    fn read(&self, name: &str) -> io::Result<Option<Vec<u8>>> {
+        read_optional(&self.path(name)?).map(|o| o.map(|z| z.to_vec()))
     }
 
-    fn write(&self, bytes: &[u8]) -> io::Result<()> {
-        replace_atomically(&self.path, bytes)
+    fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
+        replace_atomically(&self.path(name)?, bytes)
+    }
+
+    fn remove(&self, name: &str) -> io::Result<()> {
+        let path = self.path(name)?;
+        match fs::remove_file(&path) {
+            Ok(()) => sync_parent(&path),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn names(&self) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(&self.dir)? {
+            if let Some(name) = entry?.file_name().to_str()
+                && valid_blob_name(name)
+            {
+                names.push(name.to_string());
+            }
+        }
+        names.sort();
+        Ok(names)
     }
 }
 
@@ -216,7 +249,9 @@ pub fn replace_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::other("path has no file name"))?;
-    let mut tmp_name = name.to_os_string();
+    // A leading dot keeps temporaries out of `FileFlash::names`.
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
     tmp_name.push(format!(".tmp.{}", std::process::id()));
     let tmp = path.with_file_name(tmp_name);
     {
@@ -260,18 +295,25 @@ mod tests {
     #[test]
     fn flash_replaces_and_bbram_zeroizes() {
         let dir = tempfile::tempdir().unwrap();
-        let flash = FileFlash::new(dir.path().join("f"));
-        assert!(flash.read().unwrap().is_none());
-        flash.write(b"one").unwrap();
-        flash.write(b"two").unwrap();
-        assert_eq!(flash.read().unwrap().unwrap(), b"two");
+        let flash = FileFlash::new(dir.path().to_path_buf());
+        assert!(flash.read("f").unwrap().is_none());
+        flash.write("f", b"one").unwrap();
+        flash.write("f", b"two").unwrap();
+        assert_eq!(flash.read("f").unwrap().unwrap(), b"two");
+        assert!(flash.write("../escape", b"x").is_err());
+        assert!(flash.write(".tmp", b"x").is_err());
         let bbram = FileBatteryRam::new(dir.path().join("k"));
         bbram.write(&[7u8; 32]).unwrap();
         assert_eq!(&bbram.read().unwrap().unwrap()[..], &[7u8; 32]);
         bbram.zeroize().unwrap();
         assert!(bbram.read().unwrap().is_none());
-        let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
-        assert_eq!(leftovers.len(), 1, "no temporary files left behind");
+        assert_eq!(
+            flash.names().unwrap(),
+            vec!["f".to_string()],
+            "no temporaries left"
+        );
+        flash.remove("f").unwrap();
+        assert!(flash.read("f").unwrap().is_none());
     }
 
     #[test]

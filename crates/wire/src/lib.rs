@@ -41,6 +41,20 @@
 //! | `0x0001` | [`Op::Ping`]           | [`PingRequest`]    | [`PingResponse`]                          |
 //! | `0x0010` | [`Op::Verb`]           | [`VerbRequest`]    | [`VerbResponse`]                          |
 //! | `0x0020` | [`Op::DeviceStatus`]   | empty              | [`DeviceStatus`]                          |
+//! | `0x0021` | [`Op::Reset`]          | empty              | [`AdminResult`]                           |
+//! | `0x0022` | [`Op::Load`]           | [`LoadRequest`]    | [`AdminResult`]                           |
+//! | `0x0023` | [`Op::Sense`]          | [`SenseRequest`]   | [`AdminResult`]                           |
+//! | `0x0024` | [`Op::Attest`]         | [`AttestRequest`]  | [`AttestResponse`]                        |
+//!
+//! Reset, Load, Sense and Attest are the card's administrative interface (what IBM's CLU
+//! and the device driver reach below CCA); Sense plays the card's tamper sensors.
+//!
+//! [`AdminResult`]: u32 driver status after the request, then u16 message length
+//! (≤ [`MAX_DETAIL`]) and message text. [`LoadRequest`]: u32 image length (≤
+//! [`MAX_PARAM_LEN`]) and the image. [`SenseRequest`]: u16 sensor, u16 reserved.
+//! [`AttestRequest`]: u16 nonce length (≤ [`MAX_NONCE`]) and the nonce.
+//! [`AttestResponse`]: three u32-length-prefixed blobs (each ≤ [`MAX_BLOB`]): the class-key
+//! certificate, the device-key certificate and the signed status.
 //!
 //! An unknown operation code decodes to [`DecodeError::UnknownOp`] through
 //! [`Op::try_from`], which [`status_of`] maps to [`Status::UnknownOp`].
@@ -189,6 +203,10 @@ pub const MAX_FIELD_NAME: u16 = 64;
 pub const MAX_FIELD_VALUE: u16 = 512;
 /// Largest error-response detail.
 pub const MAX_DETAIL: u16 = 256;
+/// Maximum attestation nonce length.
+pub const MAX_NONCE: u16 = 64;
+/// Maximum length of one attestation blob (certificate or signed status).
+pub const MAX_BLOB: u32 = 65_536;
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -657,11 +675,27 @@ pub enum Op {
     Verb = 0x0010,
     /// Device status for the CLU utility.
     DeviceStatus = 0x0020,
+    /// Reset the card (it runs its power-on self-test again).
+    Reset = 0x0021,
+    /// Load a firmware segment image.
+    Load = 0x0022,
+    /// A sensor event (the tamper model).
+    Sense = 0x0023,
+    /// The attestation chain and a status response signed over a nonce.
+    Attest = 0x0024,
 }
 
 impl Op {
     /// Every op, in code order.
-    pub const ALL: [Op; 3] = [Op::Ping, Op::Verb, Op::DeviceStatus];
+    pub const ALL: [Op; 7] = [
+        Op::Ping,
+        Op::Verb,
+        Op::DeviceStatus,
+        Op::Reset,
+        Op::Load,
+        Op::Sense,
+        Op::Attest,
+    ];
 
     /// The op with wire code `v`.
     pub fn from_u16(v: u16) -> Option<Op> {
@@ -669,6 +703,10 @@ impl Op {
             0x0001 => Some(Op::Ping),
             0x0010 => Some(Op::Verb),
             0x0020 => Some(Op::DeviceStatus),
+            0x0021 => Some(Op::Reset),
+            0x0022 => Some(Op::Load),
+            0x0023 => Some(Op::Sense),
+            0x0024 => Some(Op::Attest),
             _ => None,
         }
     }
@@ -812,6 +850,166 @@ fn check_body_len(len: usize) -> Result<u32, EncodeError> {
     match u32::try_from(len) {
         Ok(l) if l <= MAX_BODY => Ok(l),
         _ => Err(EncodeError::BodyTooLarge { len }),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Administrative bodies
+// ---------------------------------------------------------------------------
+
+fn write_blob32(
+    w: &mut Writer,
+    field: &'static str,
+    b: &[u8],
+    max: u32,
+) -> Result<(), EncodeError> {
+    let len =
+        u32::try_from(b.len())
+            .ok()
+            .filter(|l| *l <= max)
+            .ok_or(EncodeError::LimitExceeded {
+                field,
+                value: b.len(),
+                max,
+            })?;
+    w.u32(len);
+    w.bytes(b);
+    Ok(())
+}
+
+fn read_blob32(r: &mut Reader<'_>, field: &'static str, max: u32) -> Result<Vec<u8>, DecodeError> {
+    let len = r.u32()?;
+    if len > max {
+        return Err(DecodeError::LimitExceeded {
+            field,
+            value: len,
+            max,
+        });
+    }
+    let n = usize::try_from(len).map_err(|_| DecodeError::Truncated {
+        needed: usize::MAX,
+        remaining: r.remaining(),
+    })?;
+    Ok(r.bytes(n)?.to_vec())
+}
+
+/// The answer to Reset, Load or Sense: the device-driver status word after the request
+/// (0 when the card is well) and a message for the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminResult {
+    /// The device-driver status word, e.g. `0x8040FFF9` after a mesh tamper.
+    pub driver_status: u32,
+    /// Printable ASCII, at most [`MAX_DETAIL`] bytes.
+    pub message: String,
+}
+
+impl AdminResult {
+    /// Appends the encoding to `w`.
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        w.u32(self.driver_status);
+        w.text16("admin.message", &self.message, MAX_DETAIL)
+    }
+
+    /// Reads one value from `r`.
+    pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(AdminResult {
+            driver_status: r.u32()?,
+            message: r.text16("admin.message", MAX_DETAIL)?,
+        })
+    }
+}
+
+/// A firmware segment image to load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadRequest {
+    /// The signed image file, as `softcca firmware build` writes it.
+    pub image: Vec<u8>,
+}
+
+impl LoadRequest {
+    /// Appends the encoding to `w`.
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        write_blob32(w, "load.image", &self.image, MAX_PARAM_LEN)
+    }
+
+    /// Reads one value from `r`.
+    pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(LoadRequest {
+            image: read_blob32(r, "load.image", MAX_PARAM_LEN)?,
+        })
+    }
+}
+
+/// A sensor event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SenseRequest {
+    /// The sensor's code (the card defines them).
+    pub sensor: u16,
+}
+
+impl SenseRequest {
+    /// Appends the encoding to `w`.
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        w.u16(self.sensor);
+        w.u16(0);
+        Ok(())
+    }
+
+    /// Reads one value from `r`.
+    pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let sensor = r.u16()?;
+        r.reserved_u16("sense.reserved")?;
+        Ok(SenseRequest { sensor })
+    }
+}
+
+/// A request for the attestation chain and a status response signed over `nonce`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttestRequest {
+    /// A fresh nonce chosen by the verifier, at most [`MAX_NONCE`] bytes.
+    pub nonce: Vec<u8>,
+}
+
+impl AttestRequest {
+    /// Appends the encoding to `w`.
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        w.bytes16("attest.nonce", &self.nonce, MAX_NONCE)
+    }
+
+    /// Reads one value from `r`.
+    pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(AttestRequest {
+            nonce: r.bytes16("attest.nonce", MAX_NONCE)?.to_vec(),
+        })
+    }
+}
+
+/// The card's attestation answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttestResponse {
+    /// The class-key certificate (issued by the root).
+    pub class_certificate: Vec<u8>,
+    /// The device-key certificate (issued by the class key).
+    pub device_certificate: Vec<u8>,
+    /// The status response signed by the device key over the nonce.
+    pub signed_status: Vec<u8>,
+}
+
+impl AttestResponse {
+    /// Appends the encoding to `w`.
+    pub fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        write_blob32(w, "attest.class", &self.class_certificate, MAX_BLOB)?;
+        write_blob32(w, "attest.device", &self.device_certificate, MAX_BLOB)?;
+        write_blob32(w, "attest.status", &self.signed_status, MAX_BLOB)
+    }
+
+    /// Reads one value from `r`.
+    pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(AttestResponse {
+            class_certificate: read_blob32(r, "attest.class", MAX_BLOB)?,
+            device_certificate: read_blob32(r, "attest.device", MAX_BLOB)?,
+            signed_status: read_blob32(r, "attest.status", MAX_BLOB)?,
+        })
     }
 }
 
@@ -1262,6 +1460,14 @@ pub enum RequestBody {
     Verb(VerbRequest),
     /// [`Op::DeviceStatus`] (empty body).
     DeviceStatus,
+    /// [`Op::Reset`] (empty body).
+    Reset,
+    /// [`Op::Load`].
+    Load(LoadRequest),
+    /// [`Op::Sense`].
+    Sense(SenseRequest),
+    /// [`Op::Attest`].
+    Attest(AttestRequest),
 }
 
 impl RequestBody {
@@ -1271,6 +1477,10 @@ impl RequestBody {
             RequestBody::Ping(_) => Op::Ping,
             RequestBody::Verb(_) => Op::Verb,
             RequestBody::DeviceStatus => Op::DeviceStatus,
+            RequestBody::Reset => Op::Reset,
+            RequestBody::Load(_) => Op::Load,
+            RequestBody::Sense(_) => Op::Sense,
+            RequestBody::Attest(_) => Op::Attest,
         }
     }
 }
@@ -1281,7 +1491,10 @@ pub fn encode_request(body: &RequestBody) -> Result<(Op, Vec<u8>), EncodeError> 
     match body {
         RequestBody::Ping(p) => p.encode(&mut w)?,
         RequestBody::Verb(v) => v.encode(&mut w)?,
-        RequestBody::DeviceStatus => {}
+        RequestBody::DeviceStatus | RequestBody::Reset => {}
+        RequestBody::Load(l) => l.encode(&mut w)?,
+        RequestBody::Sense(x) => x.encode(&mut w)?,
+        RequestBody::Attest(a) => a.encode(&mut w)?,
     }
     check_body_len(w.len())?;
     Ok((body.op(), w.into_inner()))
@@ -1295,6 +1508,10 @@ pub fn decode_request(op: Op, body: &[u8]) -> Result<RequestBody, DecodeError> {
         Op::Ping => RequestBody::Ping(PingRequest::decode(&mut r)?),
         Op::Verb => RequestBody::Verb(VerbRequest::decode(&mut r)?),
         Op::DeviceStatus => RequestBody::DeviceStatus,
+        Op::Reset => RequestBody::Reset,
+        Op::Load => RequestBody::Load(LoadRequest::decode(&mut r)?),
+        Op::Sense => RequestBody::Sense(SenseRequest::decode(&mut r)?),
+        Op::Attest => RequestBody::Attest(AttestRequest::decode(&mut r)?),
     };
     r.finish()?;
     Ok(out)
@@ -1309,6 +1526,10 @@ pub enum ResponseBody {
     Verb(VerbResponse),
     /// [`Op::DeviceStatus`] with [`Status::Ok`].
     DeviceStatus(DeviceStatus),
+    /// [`Op::Reset`], [`Op::Load`] or [`Op::Sense`] with [`Status::Ok`].
+    Admin(AdminResult),
+    /// [`Op::Attest`] with [`Status::Ok`].
+    Attest(AttestResponse),
     /// Any op, any status but [`Status::Ok`].
     Error {
         /// Never [`Status::Ok`].
@@ -1339,6 +1560,8 @@ pub fn encode_response(op: Op, body: &ResponseBody) -> Result<Vec<u8>, EncodeErr
         (Op::Ping, ResponseBody::Ping(p)) => p.encode(&mut w)?,
         (Op::Verb, ResponseBody::Verb(v)) => v.encode(&mut w)?,
         (Op::DeviceStatus, ResponseBody::DeviceStatus(d)) => d.encode(&mut w)?,
+        (Op::Reset | Op::Load | Op::Sense, ResponseBody::Admin(a)) => a.encode(&mut w)?,
+        (Op::Attest, ResponseBody::Attest(a)) => a.encode(&mut w)?,
         (_, ResponseBody::Error { status, detail }) => return encode_error(*status, detail),
         _ => return Err(EncodeError::OpMismatch { op }),
     }
@@ -1372,6 +1595,10 @@ pub fn decode_response(op: Op, body: &[u8]) -> Result<ResponseBody, DecodeError>
         (Status::Ok, Op::Ping) => ResponseBody::Ping(PingResponse::decode(&mut r)?),
         (Status::Ok, Op::Verb) => ResponseBody::Verb(VerbResponse::decode(&mut r)?),
         (Status::Ok, Op::DeviceStatus) => ResponseBody::DeviceStatus(DeviceStatus::decode(&mut r)?),
+        (Status::Ok, Op::Reset | Op::Load | Op::Sense) => {
+            ResponseBody::Admin(AdminResult::decode(&mut r)?)
+        }
+        (Status::Ok, Op::Attest) => ResponseBody::Attest(AttestResponse::decode(&mut r)?),
         (status, _) => ResponseBody::Error {
             status,
             detail: r.text16("error.detail", MAX_DETAIL)?,

@@ -85,6 +85,16 @@ fn requests() -> Vec<RequestBody> {
         RequestBody::Verb(verb_req(2, 3)),
         RequestBody::Verb(verb_req(MAX_RULE_ARRAY as usize, MAX_PARAMS as usize)),
         RequestBody::DeviceStatus,
+        RequestBody::Reset,
+        RequestBody::Load(LoadRequest { image: vec![] }),
+        RequestBody::Load(LoadRequest {
+            image: vec![0xA5; 4096],
+        }),
+        RequestBody::Sense(SenseRequest { sensor: 7 }),
+        RequestBody::Attest(AttestRequest { nonce: vec![] }),
+        RequestBody::Attest(AttestRequest {
+            nonce: vec![1; MAX_NONCE as usize],
+        }),
     ]
 }
 
@@ -117,6 +127,35 @@ fn responses() -> Vec<(Op, ResponseBody)> {
                 MAX_FIELD_NAME as usize,
                 MAX_FIELD_VALUE as usize,
             )),
+        ),
+        (
+            Op::Reset,
+            ResponseBody::Admin(AdminResult {
+                driver_status: 0,
+                message: String::new(),
+            }),
+        ),
+        (
+            Op::Sense,
+            ResponseBody::Admin(AdminResult {
+                driver_status: 0x8040_FFF9,
+                message: "mesh tamper: card zeroized".into(),
+            }),
+        ),
+        (
+            Op::Load,
+            ResponseBody::Admin(AdminResult {
+                driver_status: 0,
+                message: "x".repeat(MAX_DETAIL as usize),
+            }),
+        ),
+        (
+            Op::Attest,
+            ResponseBody::Attest(AttestResponse {
+                class_certificate: vec![1; 300],
+                device_certificate: vec![],
+                signed_status: vec![3; MAX_BLOB as usize],
+            }),
         ),
     ];
     for op in Op::ALL {
