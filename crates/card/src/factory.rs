@@ -308,6 +308,106 @@ impl Issuer {
     }
 }
 
+/// What manufacturing needs: the root (whose public key CLU pins), the class key that
+/// certifies device keys for one secure part number, and the code-signing key that signs
+/// firmware images.
+#[derive(Debug)]
+pub struct Factory {
+    /// The root certificate.
+    pub root: Certificate,
+    /// The class issuer.
+    pub class: Issuer,
+    /// The code-signing issuer.
+    pub code_signer: Issuer,
+}
+
+/// The development PKI's files, compiled in.
+mod development_pki {
+    pub const ROOT_CERT: &[u8] = include_bytes!("../pki/dev-root.cert");
+    pub const CODE_SIGNING_KEY: &[u8] = include_bytes!("../pki/dev-code-signing.key");
+    pub const CODE_SIGNING_CERT: &[u8] = include_bytes!("../pki/dev-code-signing.cert");
+    pub const CLASS_4767_KEY: &[u8] = include_bytes!("../pki/dev-class-00LV498.key");
+    pub const CLASS_4767_CERT: &[u8] = include_bytes!("../pki/dev-class-00LV498.cert");
+    pub const CLASS_4769_KEY: &[u8] = include_bytes!("../pki/dev-class-02WN769.key");
+    pub const CLASS_4769_CERT: &[u8] = include_bytes!("../pki/dev-class-02WN769.cert");
+}
+
+/// The development root certificate: the root `softcca clu va` trusts unless told otherwise.
+pub fn development_root() -> Result<Certificate, FactoryError> {
+    Ok(Certificate::from_bytes(development_pki::ROOT_CERT)?)
+}
+
+impl Factory {
+    /// softcca's development factory. **Its private keys are published in softcca's
+    /// repository** (`crates/card/pki/`): a card it certified proves it is a softcca card,
+    /// nothing more. An operator who needs more makes a root, class keys and a code-signing
+    /// key of their own with `softcca factory` and gives them to `softcca serve --factory`.
+    pub fn development(model: crate::model::Model) -> Result<Factory, FactoryError> {
+        use crate::model::Model;
+        let (class_key, class_cert) = match model {
+            Model::Ibm4767 => (
+                development_pki::CLASS_4767_KEY,
+                development_pki::CLASS_4767_CERT,
+            ),
+            Model::Ibm4769 => (
+                development_pki::CLASS_4769_KEY,
+                development_pki::CLASS_4769_CERT,
+            ),
+        };
+        Ok(Factory {
+            root: development_root()?,
+            class: Issuer::from_parts(class_key, Certificate::from_bytes(class_cert)?)?,
+            code_signer: Issuer::from_parts(
+                development_pki::CODE_SIGNING_KEY,
+                Certificate::from_bytes(development_pki::CODE_SIGNING_CERT)?,
+            )?,
+        })
+    }
+
+    /// A signed image for `segment` of `model`'s firmware: the images a new card gets.
+    pub fn firmware_image(
+        &self,
+        model: crate::model::Model,
+        segment: u8,
+    ) -> Result<Vec<u8>, FactoryError> {
+        let (name, version, owner) = match segment {
+            1 => (format!("{} POST/MB", model.miniboot()), model.miniboot(), 0),
+            2 => {
+                let (os, v) = model.os();
+                (format!("{v} {os}"), v, crate::segments::OWNER_CCA)
+            }
+            _ => (
+                format!("{} CCA {}", model.cca_version(), model.cca_build_date()),
+                model.cca_version(),
+                crate::segments::OWNER_CCA,
+            ),
+        };
+        let mut image = Image {
+            segment,
+            owner,
+            version: parse_version(version).ok_or(FactoryError::Crypto)?,
+            allow_rollback: false,
+            surrender: false,
+            name,
+            payload: format!(
+                "softcca firmware for the IBM {} segment {segment}",
+                model.number()
+            )
+            .into_bytes(),
+            signature: Vec::new(),
+        };
+        self.code_signer.sign_image(&mut image)?;
+        Ok(image.to_bytes()?)
+    }
+}
+
+/// `v.r.m` as numbers.
+pub fn parse_version(text: &str) -> Option<(u16, u16, u16)> {
+    let mut parts = text.split('.').map(|p| p.parse::<u16>().ok());
+    let v = (parts.next()??, parts.next()??, parts.next()??);
+    parts.next().is_none().then_some(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod attest;
+pub mod bus;
 pub mod card;
 pub mod error;
 pub mod factory;
@@ -25,6 +26,9 @@ pub mod model;
 pub mod platform;
 pub mod rng;
 pub mod rules;
+pub mod segments;
+pub mod selftest;
+pub mod sensors;
 pub mod state;
 mod verbs;
 

@@ -6,7 +6,8 @@
 
 use std::io;
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use zeroize::Zeroizing;
 
@@ -16,6 +17,8 @@ use crate::rng::EntropySource;
 pub trait Clock: Send + Sync {
     /// Seconds since 1970-01-01 00:00:00 UTC.
     fn now_unix(&self) -> u64;
+    /// Time elapsed on a clock that never goes back (for the self-test's duration).
+    fn monotonic(&self) -> Duration;
 }
 
 /// The card's flash memory: named blobs (the card's state, its firmware segment images).
@@ -117,6 +120,11 @@ impl Clock for SystemClock {
             .map(|d| d.as_secs())
             .unwrap_or(0)
     }
+
+    fn monotonic(&self) -> Duration {
+        static START: OnceLock<Instant> = OnceLock::new();
+        START.get_or_init(Instant::now).elapsed()
+    }
 }
 
 /// A clock that always reads the same instant (tests).
@@ -126,6 +134,12 @@ pub struct FixedClock(pub u64);
 impl Clock for FixedClock {
     fn now_unix(&self) -> u64 {
         self.0
+    }
+
+    /// Never advances: a card on this clock is ready as soon as its self-test has run, and
+    /// only with a zero self-test duration.
+    fn monotonic(&self) -> Duration {
+        Duration::ZERO
     }
 }
 

@@ -855,10 +855,19 @@ fn lost_battery_ram_is_zeroized() {
         flash: Arc::clone(&store.flash),
         bbram: Arc::new(MemoryBatteryRam::default()),
     };
-    let err = other
+    // Battery-backed RAM that lost its contents is a dead battery: the card comes up
+    // zeroized and disabled for good, and says so with IBM's driver code.
+    let (card, how) = other
         .power_on(Box::new(CountingSource::new(18)), None)
-        .unwrap_err();
-    assert!(matches!(err, PowerOnError::Zeroized), "{err:?}");
+        .unwrap();
+    assert_eq!(how, PowerOn::Resumed);
+    assert_eq!(card.driver_status(), 0x8040_FFDA);
+    assert_eq!(codes(&cfq(&card, &["STATCCA"])), (12, 338));
+    drop(card);
+    let (card, _) = other
+        .power_on(Box::new(CountingSource::new(19)), None)
+        .unwrap();
+    assert_eq!(card.driver_status(), 0x8040_FFDA, "the disabled state survives a restart");
 }
 
 #[test]

@@ -25,8 +25,7 @@ use std::sync::Arc;
 
 use softcca_card::Card;
 use softcca_wire::{
-    self as wire, DecodeError, FrameKind, HEADER_LEN, Header, Op, PingResponse, RequestBody,
-    ResponseBody, Status,
+    self as wire, DecodeError, FrameKind, HEADER_LEN, Header, Op, RequestBody, Status,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
@@ -41,9 +40,6 @@ pub const MAX_IN_FLIGHT: usize = 256;
 
 /// Responses one connection may have waiting to be written.
 pub const RESPONSE_QUEUE: usize = 1024;
-
-/// The software string the daemon reports in its ping response.
-pub const SOFTWARE: &str = concat!("softcca ", env!("CARGO_PKG_VERSION"));
 
 /// Serves `card` on a Unix socket at `socket` until `shutdown` completes. A stale socket file
 /// is replaced (the caller holds the card's state-directory lock, so no other daemon can be
@@ -190,32 +186,17 @@ fn runs_inline(card: &Card, request: &RequestBody) -> bool {
     match request {
         RequestBody::Ping(_) => true,
         RequestBody::Verb(v) => !card.may_block(v),
-        RequestBody::DeviceStatus => false,
+        RequestBody::DeviceStatus
+        | RequestBody::Reset
+        | RequestBody::Load(_)
+        | RequestBody::Sense(_)
+        | RequestBody::Attest(_) => false,
     }
 }
 
 /// Answers one decoded request: the response frame.
 pub fn answer(card: &Card, op: Op, request_id: u64, request: RequestBody) -> Vec<u8> {
-    let body = match request {
-        RequestBody::Ping(p) => {
-            if p.min_version > wire::PROTOCOL_VERSION || p.max_version < wire::PROTOCOL_VERSION {
-                ResponseBody::Error {
-                    status: Status::UnsupportedVersion,
-                    detail: format!("this daemon speaks protocol {}", wire::PROTOCOL_VERSION),
-                }
-            } else {
-                ResponseBody::Ping(PingResponse {
-                    min_version: wire::PROTOCOL_VERSION,
-                    max_version: wire::PROTOCOL_VERSION,
-                    card_model: card.identity().model.number(),
-                    software: SOFTWARE.to_string(),
-                    echo: p.echo,
-                })
-            }
-        }
-        RequestBody::Verb(v) => ResponseBody::Verb(card.execute(&v)),
-        RequestBody::DeviceStatus => ResponseBody::DeviceStatus(card.device_status()),
-    };
+    let body = card.handle(request);
     match wire::encode_response(op, &body) {
         Ok(bytes) => response_frame(op as u16, request_id, &bytes),
         Err(e) => error_frame(op as u16, request_id, Status::Internal, &e.to_string()),

@@ -286,7 +286,7 @@ fn ping_reports_the_card_and_refuses_other_versions() {
             assert_eq!(p.card_model, 4767);
             assert_eq!(p.echo, echo);
             assert_eq!((p.min_version, p.max_version), (1, 1));
-            assert_eq!(p.software, softcca_daemon::SOFTWARE);
+            assert_eq!(p.software, softcca_card::bus::SOFTWARE);
         }
         other => panic!("ping: {other:?}"),
     }

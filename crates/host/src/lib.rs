@@ -19,9 +19,12 @@ use std::sync::Arc;
 
 use softcca_card::{Card, Codes, Failure, Model};
 use softcca_platform::StateDir;
+use softcca_card::attest::{AttestError, Certificate, PublicKey, SignedStatus, verify_chain};
+use softcca_card::sensors::Sensor;
 use softcca_wire::{
-    DeviceStatus, MAX_RULE_ARRAY, PROTOCOL_VERSION, Param, PingRequest, PingResponse, RequestBody,
-    ResponseBody, VerbName, VerbRequest, VerbResponse,
+    AdminResult, AttestRequest, AttestResponse, DeviceStatus, LoadRequest, MAX_RULE_ARRAY,
+    PROTOCOL_VERSION, Param, PingRequest, PingResponse, RequestBody, ResponseBody, SenseRequest,
+    VerbName, VerbRequest, VerbResponse,
 };
 
 pub use client::TransportError;
@@ -135,35 +138,70 @@ impl Cca {
         }
     }
 
+    /// Sends one request of the bus and returns the card's answer.
+    fn request(&self, request: RequestBody) -> Result<ResponseBody, TransportError> {
+        match &self.transport {
+            Transport::Embedded { card, .. } => Ok(card.handle(request)),
+            Transport::Daemon(c) => c.call(&request),
+        }
+    }
+
     /// Checks that the card answers and speaks this library's protocol.
     pub fn ping(&self, echo: &[u8]) -> Result<PingResponse, TransportError> {
-        match &self.transport {
-            Transport::Embedded { card, .. } => Ok(PingResponse {
-                min_version: PROTOCOL_VERSION,
-                max_version: PROTOCOL_VERSION,
-                card_model: card.identity().model.number(),
-                software: concat!("softcca ", env!("CARGO_PKG_VERSION")).to_string(),
-                echo: echo.to_vec(),
-            }),
-            Transport::Daemon(c) => match c.call(&RequestBody::Ping(PingRequest {
-                min_version: PROTOCOL_VERSION,
-                max_version: PROTOCOL_VERSION,
-                echo: echo.to_vec(),
-            }))? {
-                ResponseBody::Ping(p) => Ok(p),
-                other => Err(unexpected(&other)),
-            },
+        match self.request(RequestBody::Ping(PingRequest {
+            min_version: PROTOCOL_VERSION,
+            max_version: PROTOCOL_VERSION,
+            echo: echo.to_vec(),
+        }))? {
+            ResponseBody::Ping(p) => Ok(p),
+            other => Err(unexpected(&other)),
         }
     }
 
     /// The card's device status (what CLU's ST command shows).
     pub fn device_status(&self) -> Result<DeviceStatus, TransportError> {
-        match &self.transport {
-            Transport::Embedded { card, .. } => Ok(card.device_status()),
-            Transport::Daemon(c) => match c.call(&RequestBody::DeviceStatus)? {
-                ResponseBody::DeviceStatus(s) => Ok(s),
-                other => Err(unexpected(&other)),
-            },
+        match self.request(RequestBody::DeviceStatus)? {
+            ResponseBody::DeviceStatus(s) => Ok(s),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    fn admin(&self, request: RequestBody) -> Result<AdminResult, TransportError> {
+        match self.request(request)? {
+            ResponseBody::Admin(a) => Ok(a),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Resets the card (CLU's RS): it runs its power-on self-test again. Returns the driver
+    /// status afterwards.
+    pub fn reset(&self) -> Result<AdminResult, TransportError> {
+        self.admin(RequestBody::Reset)
+    }
+
+    /// Loads a signed segment image (CLU's PL): load, reload or surrender, as the image says.
+    /// A refusal comes back as a Miniboot driver status (8440xxxx) with a message.
+    pub fn load(&self, image: &[u8]) -> Result<AdminResult, TransportError> {
+        self.admin(RequestBody::Load(LoadRequest {
+            image: image.to_vec(),
+        }))
+    }
+
+    /// Plays a sensor event on the card (the tamper model; `softcca tamper`).
+    pub fn sense(&self, sensor: Sensor) -> Result<AdminResult, TransportError> {
+        self.admin(RequestBody::Sense(SenseRequest {
+            sensor: sensor.code(),
+        }))
+    }
+
+    /// The card's certificate chain and a status response signed over `nonce` (CLU's VA
+    /// uses it; [`verify_attestation`] checks it).
+    pub fn attest(&self, nonce: &[u8]) -> Result<AttestResponse, TransportError> {
+        match self.request(RequestBody::Attest(AttestRequest {
+            nonce: nonce.to_vec(),
+        }))? {
+            ResponseBody::Attest(a) => Ok(a),
+            other => Err(unexpected(&other)),
         }
     }
 
@@ -273,6 +311,38 @@ impl Cca {
         )?;
         single_bytes(r)
     }
+}
+
+/// What a successful validation (CLU's VA) established.
+#[derive(Debug, Clone)]
+pub struct Validated {
+    /// The class-key certificate, verified with the root.
+    pub class: Certificate,
+    /// The device-key certificate, verified with the class key.
+    pub device: Certificate,
+    /// The status the card signed over the nonce, verified with the device key.
+    pub status: SignedStatus,
+}
+
+/// Checks an attestation the way CLU's VA does: the class-key certificate with the pinned
+/// root's public key, the device-key certificate with the class key, then the status the
+/// card signed with its device key over `nonce`.
+pub fn verify_attestation(
+    root: &PublicKey,
+    attestation: &AttestResponse,
+    nonce: &[u8],
+    now: u64,
+) -> Result<Validated, AttestError> {
+    let class = Certificate::from_bytes(&attestation.class_certificate)?;
+    let device = Certificate::from_bytes(&attestation.device_certificate)?;
+    verify_chain(root, &class, &device, now)?;
+    let status = SignedStatus::from_bytes(&attestation.signed_status)?;
+    status.verify(&device.public_key, nonce)?;
+    Ok(Validated {
+        class,
+        device,
+        status,
+    })
 }
 
 /// Pads keywords to rule-array elements; refuses what cannot be a rule array.

@@ -47,6 +47,38 @@ const QUERY: Grammar = Grammar {
     ],
 };
 
+const CONTROL: Grammar = Grammar {
+    min: 1,
+    max: 2,
+    groups: &[
+        Group::optional(&["ADAPTER1"], "ADAPTER1"),
+        Group::required(&[
+            "RESET-IL", "RESETBAT", "RQ-TOKEN", "RQ-REINT", "SETCLOCK", "LOAD-FCV", "CLR-FCV",
+        ]),
+    ],
+};
+
+/// Cryptographic_Facility_Control (CSUACFC). Rule array (1–2): optional ADAPTER1 and one
+/// function; params `[Int verb_data_length, Bytes verb_data]` → outputs `[]`.
+/// RESET-IL clears the intrusion latch and RESETBAT the battery-low indicator (IBM CCA
+/// Basic Services Reference, "Cryptographic_Facility_Control"); RQ-TOKEN, RQ-REINT,
+/// SETCLOCK, LOAD-FCV and CLR-FCV are recognized and answered 8/2 until the work that needs
+/// them (reinitialization, function control vectors) exists.
+pub(crate) fn csuacfc(card: &Card, rule_array: &[Element], p: Params) -> Result<Reply, Failure> {
+    let chosen = rules::parse(&CONTROL, rule_array)?;
+    p.expect_len(2)?;
+    let verb_data_length = p.int(0)?;
+    if verb_data_length < 0 || p.bytes(1)?.len() > usize::try_from(verb_data_length).unwrap_or(0) {
+        return Err(Failure::Length);
+    }
+    match chosen.get(1) {
+        Some("RESET-IL") => card.reset_intrusion_latch()?,
+        Some("RESETBAT") => card.reset_battery_indicator()?,
+        _ => return Err(Failure::NotSupported),
+    }
+    Ok(Reply::default())
+}
+
 /// The length of CSUACFV's output.
 pub const VERSION_DATA_LEN: usize = 17;
 
