@@ -670,7 +670,9 @@ impl Card {
             .filter(|(name, _)| !name.starts_with('#'))
             .collect();
         let key = lock(&self.device_key);
-        let key = key.as_ref().ok_or(AttestError::KeyRejected)?;
+        let key = key.as_ref().ok_or(AttestError::Malformed(
+            "the card holds no device key (zeroized)",
+        ))?;
         let signed = SignedStatus::sign(key, nonce, fields)?;
         Ok(Attestation {
             class_certificate: certificates.class,
@@ -746,11 +748,7 @@ impl Card {
                         &format!("Segment-{n} Revision"),
                         image.revision().to_string(),
                     );
-                    add(&format!("Segment-{n} Hash"), grouped_hex(&image.hash[..32]));
-                    add(
-                        &format!("Segment-{n} Hash (2)"),
-                        grouped_hex(&image.hash[32..]),
-                    );
+                    add(&format!("Segment-{n} Hash"), grouped_hex(&image.hash));
                 }
                 None => add(&format!("Segment-{n} Image"), "(none)".into()),
             }

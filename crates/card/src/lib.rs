@@ -30,6 +30,7 @@ pub mod segments;
 pub mod selftest;
 pub mod sensors;
 pub mod state;
+pub mod time;
 mod verbs;
 
 pub use card::{Card, DRIVER_RNG_FAULT, PowerOn, PowerOnError};

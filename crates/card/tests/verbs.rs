@@ -867,7 +867,11 @@ fn lost_battery_ram_is_zeroized() {
     let (card, _) = other
         .power_on(Box::new(CountingSource::new(19)), None)
         .unwrap();
-    assert_eq!(card.driver_status(), 0x8040_FFDA, "the disabled state survives a restart");
+    assert_eq!(
+        card.driver_status(),
+        0x8040_FFDA,
+        "the disabled state survives a restart"
+    );
 }
 
 #[test]

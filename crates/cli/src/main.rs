@@ -12,12 +12,15 @@
 mod bench;
 mod clu;
 mod panel;
+mod pki;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use softcca_card::card::PowerOnOptions;
+use softcca_card::sensors::Sensor;
 use softcca_card::{Card, Model, PowerOn};
 use softcca_host::Cca;
 use softcca_platform::{StateDir, resolve_home, socket_path};
@@ -43,6 +46,21 @@ enum Command {
     Panel(panel::PanelArgs),
     /// Measure the card through the bus.
     Bench(bench::BenchArgs),
+    /// Play a sensor event on the card: mesh, temp-high, temp-low, volt-high, volt-low,
+    /// battery-dead, battery-low, battery-replaced, intrusion, xray, reset-bit.
+    Tamper(TamperArgs),
+    /// Build and sign firmware segment images.
+    Firmware(pki::FirmwareArgs),
+    /// Make the PKI cards are manufactured with (root, class keys, code signing).
+    Factory(pki::FactoryArgs),
+}
+
+#[derive(Args, Debug)]
+struct TamperArgs {
+    /// The event.
+    event: String,
+    #[command(flatten)]
+    target: Target,
 }
 
 #[derive(Args, Debug)]
@@ -57,6 +75,13 @@ struct ServeArgs {
     /// verification patterns.
     #[arg(long)]
     dev: bool,
+    /// Seconds every power-on self-test keeps the card busy (IBM's card: minutes).
+    #[arg(long, default_value_t = 3.0)]
+    post_seconds: f64,
+    /// Factory directory (see `softcca factory`) to manufacture the card with
+    /// [default: softcca's development PKI].
+    #[arg(long)]
+    factory: Option<PathBuf>,
 }
 
 /// Which card a client subcommand talks to.
@@ -101,6 +126,9 @@ fn main() -> ExitCode {
         Command::Clu(args) => clu::run(args),
         Command::Panel(args) => panel::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Tamper(args) => tamper(args),
+        Command::Firmware(args) => pki::firmware(args),
+        Command::Factory(args) => pki::factory_command(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -114,7 +142,17 @@ fn main() -> ExitCode {
 fn serve(args: ServeArgs) -> Result<(), String> {
     let home = resolve_home(args.home.as_deref());
     let dir = StateDir::open(&home).map_err(|e| e.to_string())?;
-    let (card, how) = Card::power_on(dir.platform(), args.model).map_err(|e| e.to_string())?;
+    let factory = match &args.factory {
+        Some(d) => Some(pki::factory(Some(d), args.model.unwrap_or(Model::Ibm4767))?),
+        None => None,
+    };
+    let options = PowerOnOptions {
+        model: args.model,
+        self_test: std::time::Duration::from_secs_f64(args.post_seconds.max(0.0)),
+        factory: factory.as_ref(),
+        insecure_failing_kat: None,
+    };
+    let (card, how) = Card::power_on_with(dir.platform(), options).map_err(|e| e.to_string())?;
     let card = Arc::new(card);
     let id = card.identity();
     println!(
@@ -127,7 +165,16 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         },
         home.display()
     );
+    println!(
+        "softcca: power-on self-test: {:.1} s; driver status {:08X}",
+        args.post_seconds,
+        card.driver_status()
+    );
     if args.dev {
+        while card.condition() != softcca_card::card::Condition::Ready && card.driver_status() == 0
+        {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         let cca = Cca::with_card(Arc::clone(&card));
         panel::load_dev_master_keys(&cca)?;
     }
@@ -143,6 +190,20 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", socket.display()))?;
     println!("softcca: stopped");
     drop(dir);
+    Ok(())
+}
+
+fn tamper(args: TamperArgs) -> Result<(), String> {
+    let sensor = Sensor::from_name(&args.event).ok_or_else(|| {
+        let names: Vec<&str> = Sensor::ALL.iter().map(|s| s.name()).collect();
+        format!("unknown event {}: one of {}", args.event, names.join(", "))
+    })?;
+    let cca = args.target.open()?;
+    let result = cca.sense(sensor).map_err(|e| e.to_string())?;
+    println!(
+        "driver status {:08X}: {}",
+        result.driver_status, result.message
+    );
     Ok(())
 }
 

@@ -17,10 +17,10 @@ pub mod client;
 use std::path::Path;
 use std::sync::Arc;
 
-use softcca_card::{Card, Codes, Failure, Model};
-use softcca_platform::StateDir;
 use softcca_card::attest::{AttestError, Certificate, PublicKey, SignedStatus, verify_chain};
 use softcca_card::sensors::Sensor;
+use softcca_card::{Card, Codes, Failure, Model};
+use softcca_platform::StateDir;
 use softcca_wire::{
     AdminResult, AttestRequest, AttestResponse, DeviceStatus, LoadRequest, MAX_RULE_ARRAY,
     PROTOCOL_VERSION, Param, PingRequest, PingResponse, RequestBody, ResponseBody, SenseRequest,

@@ -34,6 +34,7 @@ use crate::card::Card;
 use crate::error::Failure;
 use crate::mk::{Class, NewState};
 use crate::rules::{self, Element, Grammar, Group};
+use crate::time::civil_from_days;
 use crate::verbs::{Params, Reply, number_element, text_element};
 
 const QUERY: Grammar = Grammar {
@@ -251,20 +252,6 @@ fn time_date(unix: u64) -> Vec<Element> {
         )),
         number_element(weekday),
     ]
-}
-
-/// Gregorian (year, month, day) of a count of days since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ impl Daemon {
             .arg("serve")
             .arg("--home")
             .arg(home)
+            .args(["--post-seconds", "0"])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
