@@ -7,6 +7,7 @@
 //! <home>/card.lock         held (flock) by the one process that runs the card
 //! <home>/card.sock         the daemon's Unix socket
 //! <home>/flash/card.state  the card's state (see softcca_card::state), replaced atomically
+//! <home>/flash/segment-*   firmware segment images
 //! <home>/bbram/storage.key the 32-byte storage key: the battery-backed RAM, kept apart
 //! ```
 //!
