@@ -1,0 +1,29 @@
+//! Parses arbitrary bytes as every format the card reads from outside its boundary or from
+//! its own flash — certificates, signed status responses, segment images, rule-array
+//! keywords — and checks that whatever parses re-encodes to the same bytes.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use softcca_card::attest::{Certificate, PublicKey, SignedStatus};
+use softcca_card::firmware::Image;
+use softcca_card::rules;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(c) = Certificate::from_bytes(data) {
+        assert_eq!(c.to_bytes().expect("re-encodes"), data);
+    }
+    if let Ok(s) = SignedStatus::from_bytes(data) {
+        assert_eq!(s.to_bytes().expect("re-encodes"), data);
+    }
+    if let Ok(i) = Image::from_bytes(data) {
+        assert_eq!(i.to_bytes().expect("re-encodes"), data);
+    }
+    if let Ok(k) = PublicKey::from_bytes(data) {
+        assert_eq!(k.to_bytes().expect("re-encodes"), data);
+    }
+    for chunk in data.chunks_exact(8) {
+        let mut element = [0u8; 8];
+        element.copy_from_slice(chunk);
+        let _ = rules::keyword(&element);
+    }
+});
