@@ -345,16 +345,34 @@ impl Card {
 
     /// Where the card is in its life.
     pub fn condition(&self) -> Condition {
+        self.set_condition(|c| match c {
+            Condition::SelfTest { ready_at } if self.clock.monotonic() >= ready_at => {
+                Condition::Ready
+            }
+            other => other,
+        })
+    }
+
+    /// Changes the condition under its lock and recomputes the fast-path flag under the same
+    /// lock. A zeroized card stays zeroized, whatever a racing reset or sensor asks.
+    fn set_condition(&self, next: impl FnOnce(Condition) -> Condition) -> Condition {
         let mut condition = lock(&self.condition);
-        if let Condition::SelfTest { ready_at } = *condition
-            && self.clock.monotonic() >= ready_at
-        {
-            *condition = Condition::Ready;
-            drop(condition);
-            self.refresh_blocked();
-            return Condition::Ready;
+        if !matches!(*condition, Condition::Disabled(_)) {
+            *condition = next(*condition);
         }
+        let serving = *condition == Condition::Ready && Card::cca_loaded(&lock(&self.public));
+        self.blocked.store(!serving, Ordering::Release);
         *condition
+    }
+
+    /// Stops new verbs, then makes every running verb fail when it ends (the epoch check in
+    /// `execute`).
+    fn interrupt(&self) {
+        {
+            let _condition = lock(&self.condition);
+            self.blocked.store(true, Ordering::Release);
+        }
+        self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Resets the card, as power-on, the device driver's reset command, the end of a code
@@ -363,20 +381,17 @@ impl Card {
     /// its recorded hash and signature, the device key's pairwise check, the RNG's start-up
     /// health test. Returns the driver status afterwards.
     pub fn reset(&self) -> u32 {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
-        self.blocked.store(true, Ordering::Release);
-        let current = *lock(&self.condition);
-        if let Condition::Disabled(_) = current {
+        self.interrupt();
+        if let Condition::Disabled(_) = self.condition() {
             return self.driver_status();
         }
         let outcome = self.self_test();
-        *lock(&self.condition) = match outcome {
+        self.set_condition(|_| match outcome {
             Ok(()) => Condition::SelfTest {
                 ready_at: self.clock.monotonic() + self.self_test_duration,
             },
             Err(code) => Condition::SelfTestFailed(code),
-        };
-        self.refresh_blocked();
+        });
         self.driver_status()
     }
 
@@ -445,12 +460,6 @@ impl Card {
         os.runnable() && app.runnable() && app.owner == OWNER_CCA
     }
 
-    fn refresh_blocked(&self) {
-        let ready = *lock(&self.condition) == Condition::Ready;
-        let loaded = Card::cca_loaded(&lock(&self.public));
-        self.blocked.store(!(ready && loaded), Ordering::Release);
-    }
-
     /// Executes one verb. Never panics on any request; every refusal is a CCA code, and a
     /// refused request changes nothing.
     pub fn execute(&self, request: &VerbRequest) -> VerbResponse {
@@ -476,12 +485,13 @@ impl Card {
     }
 
     fn dispatch(&self, request: &VerbRequest) -> Result<Reply, Failure> {
-        if self.blocked.load(Ordering::Acquire) && self.condition() != Condition::Ready {
-            return Err(Failure::CardUnavailable);
-        }
         if self.blocked.load(Ordering::Acquire) {
-            // Ready, but no runnable CCA code in segments 2 and 3: IBM's 12/338.
-            return Err(Failure::CardUnavailable);
+            // The self-test may have just run out its time: look again, under the lock.
+            self.condition();
+            if self.blocked.load(Ordering::Acquire) {
+                // Not READY, or no runnable CCA code in segments 2 and 3: IBM's 12/338.
+                return Err(Failure::CardUnavailable);
+            }
         }
         if self.rng_failed.load(Ordering::Acquire) {
             return Err(Failure::RngFault);
@@ -564,9 +574,8 @@ impl Card {
                 );
             }
             _ => {
-                self.epoch.fetch_add(1, Ordering::AcqRel);
-                *lock(&self.condition) = Condition::ResetBit;
-                self.refresh_blocked();
+                self.interrupt();
+                self.set_condition(|_| Condition::ResetBit);
                 "reset bit on: reset the card (clu rs) to bring it back".into()
             }
         };
@@ -577,9 +586,12 @@ impl Card {
     /// storage key in battery-backed RAM is destroyed, and flash is rewritten as a tombstone
     /// that holds no secret and no certificate. Requests running now fail.
     fn zeroize(&self, sensor: Sensor) {
+        {
+            let mut condition = lock(&self.condition);
+            *condition = Condition::Disabled(sensor);
+            self.blocked.store(true, Ordering::Release);
+        }
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        self.blocked.store(true, Ordering::Release);
-        *lock(&self.condition) = Condition::Disabled(sensor);
         let mut registers = self.registers_write();
         *registers = Default::default();
         *lock(&self.device_key) = None;
@@ -615,6 +627,22 @@ impl Card {
                 message: "the card is zeroized".into(),
             });
         }
+        // No verb runs on code that is being replaced.
+        self.interrupt();
+        match self.apply_load(image) {
+            Ok(message) => {
+                self.reset();
+                Ok(message)
+            }
+            Err(refused) => {
+                // Nothing changed: the card serves again as it did.
+                self.set_condition(|c| c);
+                Err(refused)
+            }
+        }
+    }
+
+    fn apply_load(&self, image: &[u8]) -> Result<String, LoadRefused> {
         let flash_error = |_| LoadRefused {
             code: 0x8440_0806,
             message: "the card could not write its flash".into(),
@@ -657,7 +685,6 @@ impl Card {
             }
             plan.message
         };
-        self.reset();
         Ok(message)
     }
 
