@@ -503,6 +503,7 @@ impl Card {
             "CSUACFQ" => verbs::facility::csuacfq(self, rules, params),
             "CSUACFV" => verbs::facility::csuacfv(self, rules, params),
             "CSNBMKP" => verbs::mkp::csnbmkp(self, rules, params),
+            "CSNBOWH" => verbs::hash::csnbowh(self, rules, params),
             "CSNBRNG" => verbs::random::csnbrng(self, rules, params),
             "CSNBRNGL" => verbs::random::csnbrngl(self, rules, params),
             _ => Err(Failure::NotSupported),

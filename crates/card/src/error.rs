@@ -53,6 +53,15 @@ pub enum Failure {
     KeywordCombination,
     /// A length parameter (or `verb_data`) is not valid. 8/72.
     Length,
+    /// `text_length` is not valid for the verb: One-Way Hash's FIRST or MIDDLE text that is
+    /// empty or not a multiple of the method's block size, or empty text. 8/25 ("The value
+    /// that the text_length parameter specifies is not valid", IBM Docs "CCA for Linux",
+    /// reason codes for return code 8).
+    TextLength,
+    /// A One-Way Hash chaining vector that this card did not write for this hash method
+    /// (zeroed, altered, or from another method). IBM documents no narrower code; softcca
+    /// answers 8/72, the general "length or data not valid" code.
+    ChainingVector,
     /// A key-part parameter's length is not valid for the register class. 8/43
     /// ("key_length / key_token_length not valid").
     KeyLength,
@@ -91,6 +100,8 @@ impl Failure {
             Failure::Keyword => Codes::new(8, 33),
             Failure::KeywordCombination => Codes::new(8, 34),
             Failure::Length => Codes::new(8, 72),
+            Failure::TextLength => Codes::new(8, 25),
+            Failure::ChainingVector => Codes::new(8, 72),
             Failure::KeyLength => Codes::new(8, 43),
             Failure::MasterKeyRegisterState => Codes::new(8, 34),
             Failure::WeakMasterKey => Codes::new(8, 703),
@@ -136,11 +147,13 @@ impl Notice {
 mod tests {
     use super::*;
 
-    const ALL: [Failure; 13] = [
+    const ALL: [Failure; 15] = [
         Failure::RuleArrayCount,
         Failure::Keyword,
         Failure::KeywordCombination,
         Failure::Length,
+        Failure::TextLength,
+        Failure::ChainingVector,
         Failure::KeyLength,
         Failure::MasterKeyRegisterState,
         Failure::WeakMasterKey,
@@ -163,6 +176,7 @@ mod tests {
     fn documented_codes() {
         assert_eq!(Failure::RuleArrayCount.codes(), Codes::new(8, 35));
         assert_eq!(Failure::Keyword.codes(), Codes::new(8, 33));
+        assert_eq!(Failure::TextLength.codes(), Codes::new(8, 25));
         assert_eq!(Failure::CardUnavailable.codes(), Codes::new(12, 338));
         assert_eq!(Notice::MasterKeyPartParity.codes(), Codes::new(0, 702));
     }

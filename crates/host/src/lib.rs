@@ -285,6 +285,40 @@ impl Cca {
         Ok(Codes::new(r.return_code, r.reason_code))
     }
 
+    /// One_Way_Hash (CSNBOWH): hashes `text` with the method of the rule array (MD5,
+    /// RPMD-160, SHA-1, SHA-224, SHA-256, SHA-384, SHA-512, SHA3-224, SHA3-256, SHA3-384,
+    /// SHA3-512) and the chaining flag (ONLY by default, FIRST, MIDDLE, LAST).
+    /// `chaining_vector` is IBM's 128-byte work area: pass it unchanged from one call of a
+    /// chain to the next. `hash_length` is the caller's hash field; the result (the digest for
+    /// ONLY and LAST, the intermediate value for FIRST and MIDDLE) is at most that long.
+    pub fn one_way_hash(
+        &self,
+        rule_array: &[&str],
+        text: &[u8],
+        chaining_vector: &mut [u8; 128],
+        hash_length: usize,
+    ) -> Result<Vec<u8>, CcaError> {
+        let hash_length =
+            i32::try_from(hash_length).map_err(|_| CcaError::from_failure(Failure::Length))?;
+        let r = self.verb(
+            "CSNBOWH",
+            rule_array,
+            vec![
+                Param::Bytes(text.to_vec()),
+                Param::Bytes(chaining_vector.to_vec()),
+                Param::Int(hash_length),
+            ],
+        )?;
+        let mut outputs = r.outputs.into_iter();
+        match (outputs.next(), outputs.next()) {
+            (Some(Param::Bytes(cv)), Some(Param::Bytes(hash))) if cv.len() == 128 => {
+                chaining_vector.copy_from_slice(&cv);
+                Ok(hash)
+            }
+            _ => Err(CcaError::from_failure(Failure::CardUnavailable)),
+        }
+    }
+
     /// Random_Number_Generate (CSNBRNG): 8 random bytes, with `form` RANDOM, ODD or EVEN
     /// parity in each byte.
     pub fn random_number_generate(&self, form: &str) -> Result<[u8; 8], CcaError> {

@@ -334,3 +334,50 @@ fn daemon_gone_and_back() {
     assert_eq!(cca.ping(b"back").unwrap().echo, b"back");
     assert!(Cca::connect(&socket).is_ok());
 }
+
+#[test]
+fn one_way_hash_chains_across_both_doors() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = socket_in(&dir);
+    let card = memory_card(12);
+    let _daemon = Daemon::start(Arc::clone(&card), &socket);
+    let remote = Cca::connect(&socket).unwrap();
+    let local = Cca::with_card(Arc::clone(&card));
+
+    let mut cv = [0u8; 128];
+    let only = remote
+        .one_way_hash(&["SHA-256"], b"abc", &mut cv, 32)
+        .unwrap();
+    assert_eq!(
+        only,
+        [
+            0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40, 0xde, 0x5d, 0xae,
+            0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61,
+            0xf2, 0x00, 0x15, 0xad
+        ]
+    );
+    let text = [0x61u8; 200];
+    let first = remote
+        .one_way_hash(&["SHA-256", "FIRST"], &text[..128], &mut cv, 32)
+        .unwrap();
+    assert_eq!(first.len(), 32);
+    let last = local
+        .one_way_hash(&["SHA-256", "LAST"], &text[128..], &mut cv, 32)
+        .unwrap();
+    let mut cv2 = [0u8; 128];
+    assert_eq!(
+        last,
+        local
+            .one_way_hash(&["SHA-256"], &text, &mut cv2, 32)
+            .unwrap()
+    );
+    assert_eq!(cv, [0u8; 128], "LAST clears the vector");
+    let err = remote
+        .one_way_hash(&["SHA-256", "MIDDLE"], &text[..64], &mut cv, 32)
+        .unwrap_err();
+    assert_eq!(codes(err), (8, 72));
+    let err = remote
+        .one_way_hash(&["SHA-256", "FIRST"], &text[..65], &mut cv, 32)
+        .unwrap_err();
+    assert_eq!(codes(err), (8, 25));
+}

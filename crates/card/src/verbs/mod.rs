@@ -6,6 +6,7 @@
 //! exactly those.
 
 pub(crate) mod facility;
+pub(crate) mod hash;
 pub(crate) mod mkp;
 pub(crate) mod random;
 

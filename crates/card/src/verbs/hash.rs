@@ -1,0 +1,759 @@
+//! One_Way_Hash (CSNBOWH).
+//!
+//! IBM Docs "CCA for Linux", "One-Way Hash (CSNBOWH)" (`linuxonibm/lxcc/wskc_r_owh.html`,
+//! `wskc_r_owhparameters.html`, `wskc_r_owhusage.html`); z/OS ICSF "One-Way Hash Generate
+//! (CSNBOWH …)"; CCA 2.54 Basic Services Reference, One_Way_Hash (pp. 147–148). What IBM says
+//! and softcca follows:
+//!
+//! - Parameters: `return_code, reason_code, exit_data_length, exit_data, rule_array_count,
+//!   rule_array, text_length, text, chaining_vector_length, chaining_vector, hash_length,
+//!   hash`.
+//! - `rule_array_count` is 1 or 2 (8/35). Hash method, one required: MD5, RPMD-160, SHA-1,
+//!   SHA-224, SHA-256, SHA-384, SHA-512, SHA3-224, SHA3-256, SHA3-384, SHA3-512. Chaining flag,
+//!   optional: FIRST, MIDDLE, LAST, ONLY (ONLY when none is given). An unknown keyword is 8/33,
+//!   two of a group or no hash method 8/34.
+//! - Block sizes (usage notes): 64 bytes for MD5, RIPEMD-160, SHA-1, SHA-224, SHA-256; 128 for
+//!   SHA-384 and SHA-512; 144, 136, 104, 72 for SHA3-224/256/384/512. "If FIRST or MIDDLE
+//!   calls are made, the text size must be greater than 0 and a multiple of the algorithm
+//!   block size", and "although the algorithms accept zero bit length text, it is not
+//!   supported for any hashing method": an empty text is refused for every chaining flag.
+//!   Both are 8/25, "the value that the text_length parameter specifies is not valid".
+//! - `chaining_vector_length` "must be 128"; the vector is a work area the application must
+//!   not alter between FIRST, MIDDLE and LAST. Another length is 8/72.
+//! - For FIRST and MIDDLE "intermediate results are stored in the hash field"; ICSF marks
+//!   SHA-224 and SHA-384 as having additional `hash_length` requirements, which is their
+//!   intermediate value being the full SHA-256 / SHA-512 state (32 / 64 bytes).
+//!
+//! What softcca chose where IBM is silent (also in ARCHITECTURE.md):
+//!
+//! - `hash_length` must be at least the digest size for ONLY and LAST, at least the size of
+//!   the intermediate value for FIRST and MIDDLE (MD5 16, RIPEMD-160 and SHA-1 20, SHA-224
+//!   and SHA-256 32, SHA-384 and SHA-512 64); less (or a negative value) is 8/72. The card
+//!   returns exactly that many bytes; the host places them left-aligned in the caller's
+//!   field and leaves the rest of it alone.
+//! - The intermediate value returned in `hash` for FIRST and MIDDLE is the state words in the
+//!   method's own byte order (what the digest would be without padding and truncation).
+//! - The SHA-3 methods keep a 200-byte Keccak state, which cannot travel in a 128-byte
+//!   vector: softcca hashes them with ONLY and answers FIRST, MIDDLE and LAST with 8/2.
+//! - A MIDDLE or LAST vector that this card did not write for the same method (zeroed,
+//!   altered, from another method) is 8/72 ([`Failure::ChainingVector`]).
+//! - The vector returned: ONLY returns it as it came; FIRST and MIDDLE write the layout
+//!   below; LAST returns it zeroed, so an ended chain cannot be continued by mistake.
+//!
+//! Chaining-vector layout (softcca's own; all integers big-endian):
+//!
+//! | off | len | field |
+//! |---|---|---|
+//! | 0 | 4 | magic `SCOH` |
+//! | 4 | 1 | layout version, 1 |
+//! | 5 | 1 | method: 1 MD5, 2 RPMD-160, 3 SHA-1, 4 SHA-224, 5 SHA-256, 6 SHA-384, 7 SHA-512 |
+//! | 6 | 2 | zero |
+//! | 8 | 16 | bytes hashed so far (a multiple of the block size) |
+//! | 24 | 64 | the state words, each big-endian, zero after the method's words |
+//! | 88 | 32 | zero |
+//! | 120 | 8 | check: the first 8 bytes of SHA-256(`softcca CSNBOWH chaining vector v1` ‖ bytes 0–119) |
+//!
+//! The check catches corruption, not forgery: anyone may compute a hash state, so the vector
+//! holds no secret. The compression functions are RustCrypto's `sha1::compress`,
+//! `sha2::compress256` and `sha2::compress512`; MD5's and RIPEMD-160's are written here (their
+//! crates do not export them) and checked against those crates and the published test
+//! vectors. Padding is applied here on ONLY and LAST.
+//!
+//! Parameter block: rule array (1–2); params `[Bytes text, Bytes chaining_vector, Int
+//! hash_length]` → outputs `[Bytes chaining_vector (128), Bytes hash]`.
+
+use softcca_wire::Param;
+
+use sha1::digest::generic_array::GenericArray;
+use sha3::Digest;
+
+use crate::card::Card;
+use crate::error::Failure;
+use crate::rules::{self, Grammar, Group};
+use crate::verbs::{Params, Reply};
+
+/// The length IBM requires of the chaining vector.
+pub const CHAINING_VECTOR_LEN: usize = 128;
+
+const MAGIC: &[u8; 4] = b"SCOH";
+const LAYOUT_VERSION: u8 = 1;
+const CHECK_DOMAIN: &[u8] = b"softcca CSNBOWH chaining vector v1";
+const OFF_COUNT: usize = 8;
+const OFF_STATE: usize = 24;
+const OFF_CHECK: usize = 120;
+
+const OWH: Grammar = Grammar {
+    min: 1,
+    max: 2,
+    groups: &[
+        Group::required(&[
+            "MD5", "RPMD-160", "SHA-1", "SHA-224", "SHA-256", "SHA-384", "SHA-512", "SHA3-224",
+            "SHA3-256", "SHA3-384", "SHA3-512",
+        ]),
+        Group::optional(&["FIRST", "MIDDLE", "LAST", "ONLY"], "ONLY"),
+    ],
+};
+
+/// A hash method of the rule array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// MD5 (RFC 1321).
+    Md5,
+    /// RIPEMD-160.
+    Rmd160,
+    /// SHA-1.
+    Sha1,
+    /// SHA-224.
+    Sha224,
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+    /// SHA3-224.
+    Sha3_224,
+    /// SHA3-256.
+    Sha3_256,
+    /// SHA3-384.
+    Sha3_384,
+    /// SHA3-512.
+    Sha3_512,
+}
+
+impl Method {
+    /// The method a keyword names.
+    pub fn from_keyword(word: &str) -> Option<Method> {
+        Some(match word {
+            "MD5" => Method::Md5,
+            "RPMD-160" => Method::Rmd160,
+            "SHA-1" => Method::Sha1,
+            "SHA-224" => Method::Sha224,
+            "SHA-256" => Method::Sha256,
+            "SHA-384" => Method::Sha384,
+            "SHA-512" => Method::Sha512,
+            "SHA3-224" => Method::Sha3_224,
+            "SHA3-256" => Method::Sha3_256,
+            "SHA3-384" => Method::Sha3_384,
+            "SHA3-512" => Method::Sha3_512,
+            _ => return None,
+        })
+    }
+
+    /// The algorithm block size in bytes (IBM's usage-notes table).
+    pub const fn block_size(self) -> usize {
+        match self {
+            Method::Md5 | Method::Rmd160 | Method::Sha1 | Method::Sha224 | Method::Sha256 => 64,
+            Method::Sha384 | Method::Sha512 => 128,
+            Method::Sha3_224 => 144,
+            Method::Sha3_256 => 136,
+            Method::Sha3_384 => 104,
+            Method::Sha3_512 => 72,
+        }
+    }
+
+    /// The message-digest size in bytes.
+    pub const fn digest_len(self) -> usize {
+        match self {
+            Method::Md5 => 16,
+            Method::Rmd160 | Method::Sha1 => 20,
+            Method::Sha224 | Method::Sha3_224 => 28,
+            Method::Sha256 | Method::Sha3_256 => 32,
+            Method::Sha384 | Method::Sha3_384 => 48,
+            Method::Sha512 | Method::Sha3_512 => 64,
+        }
+    }
+
+    /// The size of the intermediate value FIRST and MIDDLE return in `hash`; `None` for the
+    /// methods softcca cannot chain.
+    pub const fn intermediate_len(self) -> Option<usize> {
+        match self {
+            Method::Md5 => Some(16),
+            Method::Rmd160 | Method::Sha1 => Some(20),
+            Method::Sha224 | Method::Sha256 => Some(32),
+            Method::Sha384 | Method::Sha512 => Some(64),
+            _ => None,
+        }
+    }
+
+    const fn tag(self) -> u8 {
+        match self {
+            Method::Md5 => 1,
+            Method::Rmd160 => 2,
+            Method::Sha1 => 3,
+            Method::Sha224 => 4,
+            Method::Sha256 => 5,
+            Method::Sha384 => 6,
+            Method::Sha512 => 7,
+            _ => 0,
+        }
+    }
+}
+
+/// The chaining flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chaining {
+    Only,
+    First,
+    Middle,
+    Last,
+}
+
+impl Chaining {
+    fn from_keyword(word: &str) -> Option<Chaining> {
+        Some(match word {
+            "ONLY" => Chaining::Only,
+            "FIRST" => Chaining::First,
+            "MIDDLE" => Chaining::Middle,
+            "LAST" => Chaining::Last,
+            _ => return None,
+        })
+    }
+}
+
+/// The running state of a Merkle–Damgård hash: the state words and the bytes compressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chain {
+    method: Method,
+    h32: [u32; 8],
+    h64: [u64; 8],
+    processed: u128,
+}
+
+const MD5_IV: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
+const SHA1_IV: [u32; 5] = [
+    0x6745_2301,
+    0xefcd_ab89,
+    0x98ba_dcfe,
+    0x1032_5476,
+    0xc3d2_e1f0,
+];
+const SHA224_IV: [u32; 8] = [
+    0xc105_9ed8,
+    0x367c_d507,
+    0x3070_dd17,
+    0xf70e_5939,
+    0xffc0_0b31,
+    0x6858_1511,
+    0x64f9_8fa7,
+    0xbefa_4fa4,
+];
+const SHA256_IV: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+const SHA384_IV: [u64; 8] = [
+    0xcbbb_9d5d_c105_9ed8,
+    0x629a_292a_367c_d507,
+    0x9159_015a_3070_dd17,
+    0x152f_ecd8_f70e_5939,
+    0x6733_2667_ffc0_0b31,
+    0x8eb4_4a87_6858_1511,
+    0xdb0c_2e0d_64f9_8fa7,
+    0x47b5_481d_befa_4fa4,
+];
+const SHA512_IV: [u64; 8] = [
+    0x6a09_e667_f3bc_c908,
+    0xbb67_ae85_84ca_a73b,
+    0x3c6e_f372_fe94_f82b,
+    0xa54f_f53a_5f1d_36f1,
+    0x510e_527f_ade6_82d1,
+    0x9b05_688c_2b3e_6c1f,
+    0x1f83_d9ab_fb41_bd6b,
+    0x5be0_cd19_137e_2179,
+];
+
+impl Chain {
+    /// A fresh state; `None` for the SHA-3 methods (not Merkle–Damgård).
+    pub fn new(method: Method) -> Option<Chain> {
+        let mut h32 = [0u32; 8];
+        let mut h64 = [0u64; 8];
+        match method {
+            Method::Md5 => h32[..4].copy_from_slice(&MD5_IV),
+            Method::Rmd160 | Method::Sha1 => h32[..5].copy_from_slice(&SHA1_IV),
+            Method::Sha224 => h32 = SHA224_IV,
+            Method::Sha256 => h32 = SHA256_IV,
+            Method::Sha384 => h64 = SHA384_IV,
+            Method::Sha512 => h64 = SHA512_IV,
+            _ => return None,
+        }
+        Some(Chain {
+            method,
+            h32,
+            h64,
+            processed: 0,
+        })
+    }
+
+    fn words32(&self) -> usize {
+        match self.method {
+            Method::Md5 => 4,
+            Method::Rmd160 | Method::Sha1 => 5,
+            Method::Sha224 | Method::Sha256 => 8,
+            _ => 0,
+        }
+    }
+
+    fn wide(&self) -> bool {
+        matches!(self.method, Method::Sha384 | Method::Sha512)
+    }
+
+    /// Compresses whole blocks; `data.len()` must be a multiple of the block size.
+    fn compress(&mut self, data: &[u8]) -> Result<(), Failure> {
+        let bs = self.method.block_size();
+        if !data.len().is_multiple_of(bs) {
+            return Err(Failure::TextLength);
+        }
+        match self.method {
+            Method::Md5 => {
+                let mut s = [self.h32[0], self.h32[1], self.h32[2], self.h32[3]];
+                for block in data.chunks_exact(64) {
+                    md5_compress(&mut s, block);
+                }
+                self.h32[..4].copy_from_slice(&s);
+            }
+            Method::Rmd160 => {
+                let mut s = [
+                    self.h32[0],
+                    self.h32[1],
+                    self.h32[2],
+                    self.h32[3],
+                    self.h32[4],
+                ];
+                for block in data.chunks_exact(64) {
+                    rmd160_compress(&mut s, block);
+                }
+                self.h32[..5].copy_from_slice(&s);
+            }
+            Method::Sha1 => {
+                let mut s = [
+                    self.h32[0],
+                    self.h32[1],
+                    self.h32[2],
+                    self.h32[3],
+                    self.h32[4],
+                ];
+                for block in data.chunks_exact(64) {
+                    sha1::compress(&mut s, &[GenericArray::clone_from_slice(block)]);
+                }
+                self.h32[..5].copy_from_slice(&s);
+            }
+            Method::Sha224 | Method::Sha256 => {
+                for block in data.chunks_exact(64) {
+                    sha2::compress256(&mut self.h32, &[GenericArray::clone_from_slice(block)]);
+                }
+            }
+            Method::Sha384 | Method::Sha512 => {
+                for block in data.chunks_exact(128) {
+                    sha2::compress512(&mut self.h64, &[GenericArray::clone_from_slice(block)]);
+                }
+            }
+            _ => return Err(Failure::NotSupported),
+        }
+        let added = u128::try_from(data.len()).map_err(|_| Failure::TextLength)?;
+        self.processed = self
+            .processed
+            .checked_add(added)
+            .filter(|&n| n <= self.max_bytes())
+            .ok_or(Failure::TextLength)?;
+        Ok(())
+    }
+
+    /// The most bytes the method's length field can count.
+    fn max_bytes(&self) -> u128 {
+        if self.wide() {
+            (1u128 << 125) - 1
+        } else {
+            (1u128 << 61) - 1
+        }
+    }
+
+    /// The state words in the method's byte order (little-endian for MD5 and RIPEMD-160).
+    fn state_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64);
+        if self.wide() {
+            for w in &self.h64 {
+                out.extend_from_slice(&w.to_be_bytes());
+            }
+        } else {
+            let little = matches!(self.method, Method::Md5 | Method::Rmd160);
+            for w in &self.h32[..self.words32()] {
+                out.extend_from_slice(&if little {
+                    w.to_le_bytes()
+                } else {
+                    w.to_be_bytes()
+                });
+            }
+        }
+        out
+    }
+
+    /// Hashes the final `tail` (any length) with the method's padding and returns the digest.
+    pub fn finish(mut self, tail: &[u8]) -> Result<Vec<u8>, Failure> {
+        let bs = self.method.block_size();
+        let whole = tail.len() - tail.len() % bs;
+        self.compress(&tail[..whole])?;
+        let rest = &tail[whole..];
+        let total = self
+            .processed
+            .checked_add(u128::try_from(rest.len()).map_err(|_| Failure::TextLength)?)
+            .filter(|&n| n <= self.max_bytes())
+            .ok_or(Failure::TextLength)?;
+        let bits = total << 3;
+        let len_field = if self.wide() { 16 } else { 8 };
+        let mut last = rest.to_vec();
+        last.push(0x80);
+        while !(last.len() + len_field).is_multiple_of(bs) {
+            last.push(0);
+        }
+        match self.method {
+            Method::Md5 | Method::Rmd160 => {
+                last.extend_from_slice(&(bits as u64).to_le_bytes());
+            }
+            _ if self.wide() => last.extend_from_slice(&bits.to_be_bytes()),
+            _ => last.extend_from_slice(&(bits as u64).to_be_bytes()),
+        }
+        // The padding is not message: compress it without counting it.
+        let processed = self.processed;
+        self.processed = 0;
+        self.compress(&last)?;
+        self.processed = processed;
+        let mut digest = self.state_bytes();
+        digest.truncate(self.method.digest_len());
+        Ok(digest)
+    }
+
+    /// The chaining vector that carries this state.
+    pub fn to_vector(&self) -> [u8; CHAINING_VECTOR_LEN] {
+        let mut v = [0u8; CHAINING_VECTOR_LEN];
+        v[..4].copy_from_slice(MAGIC);
+        v[4] = LAYOUT_VERSION;
+        v[5] = self.method.tag();
+        v[OFF_COUNT..OFF_STATE].copy_from_slice(&self.processed.to_be_bytes());
+        let mut at = OFF_STATE;
+        if self.wide() {
+            for w in &self.h64 {
+                v[at..at + 8].copy_from_slice(&w.to_be_bytes());
+                at += 8;
+            }
+        } else {
+            for w in &self.h32[..self.words32()] {
+                v[at..at + 4].copy_from_slice(&w.to_be_bytes());
+                at += 4;
+            }
+        }
+        let check = vector_check(&v[..OFF_CHECK]);
+        v[OFF_CHECK..].copy_from_slice(&check);
+        v
+    }
+
+    /// Reads a chaining vector written for `method`; anything else is
+    /// [`Failure::ChainingVector`].
+    pub fn from_vector(method: Method, v: &[u8]) -> Result<Chain, Failure> {
+        let bad = Failure::ChainingVector;
+        if v.len() != CHAINING_VECTOR_LEN
+            || &v[..4] != MAGIC
+            || v[4] != LAYOUT_VERSION
+            || v[5] != method.tag()
+            || v[6..8] != [0, 0]
+            || v[OFF_CHECK..] != vector_check(&v[..OFF_CHECK])
+        {
+            return Err(bad);
+        }
+        let mut chain = Chain::new(method).ok_or(bad)?;
+        let count: [u8; 16] = v[OFF_COUNT..OFF_STATE].try_into().map_err(|_| bad)?;
+        chain.processed = u128::from_be_bytes(count);
+        let state_len = if chain.wide() {
+            64
+        } else {
+            4 * chain.words32()
+        };
+        let state = &v[OFF_STATE..OFF_STATE + state_len];
+        if v[OFF_STATE + state_len..OFF_CHECK].iter().any(|&b| b != 0)
+            || chain.processed == 0
+            || !chain.processed.is_multiple_of(method.block_size() as u128)
+            || chain.processed > chain.max_bytes()
+        {
+            return Err(bad);
+        }
+        if chain.wide() {
+            for (w, b) in chain.h64.iter_mut().zip(state.chunks_exact(8)) {
+                *w = u64::from_be_bytes(b.try_into().map_err(|_| bad)?);
+            }
+        } else {
+            for (w, b) in chain.h32.iter_mut().zip(state.chunks_exact(4)) {
+                *w = u32::from_be_bytes(b.try_into().map_err(|_| bad)?);
+            }
+        }
+        Ok(chain)
+    }
+}
+
+fn vector_check(body: &[u8]) -> [u8; 8] {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    ctx.update(CHECK_DOMAIN);
+    ctx.update(body);
+    let d = ctx.finish();
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&d.as_ref()[..8]);
+    out
+}
+
+/// Hashes `text` whole with `method` (ONLY).
+pub fn digest(method: Method, text: &[u8]) -> Result<Vec<u8>, Failure> {
+    match method {
+        Method::Sha3_224 => Ok(sha3::Sha3_224::digest(text).to_vec()),
+        Method::Sha3_256 => Ok(sha3::Sha3_256::digest(text).to_vec()),
+        Method::Sha3_384 => Ok(sha3::Sha3_384::digest(text).to_vec()),
+        Method::Sha3_512 => Ok(sha3::Sha3_512::digest(text).to_vec()),
+        _ => Chain::new(method)
+            .ok_or(Failure::NotSupported)?
+            .finish(text),
+    }
+}
+
+pub(crate) fn csnbowh(
+    _card: &Card,
+    rule_array: &[rules::Element],
+    p: Params,
+) -> Result<Reply, Failure> {
+    let chosen = rules::parse(&OWH, rule_array)?;
+    let method = chosen
+        .get(0)
+        .and_then(Method::from_keyword)
+        .ok_or(Failure::KeywordCombination)?;
+    let chaining = chosen
+        .get(1)
+        .and_then(Chaining::from_keyword)
+        .ok_or(Failure::KeywordCombination)?;
+    p.expect_len(3)?;
+    let text = p.bytes(0)?;
+    let vector = p.bytes(1)?;
+    let hash_length = usize::try_from(p.int(2)?).map_err(|_| Failure::Length)?;
+    if vector.len() != CHAINING_VECTOR_LEN {
+        return Err(Failure::Length);
+    }
+    let needed = match chaining {
+        Chaining::Only | Chaining::Last => method.digest_len(),
+        Chaining::First | Chaining::Middle => {
+            method.intermediate_len().unwrap_or(method.digest_len())
+        }
+    };
+    if hash_length < needed {
+        return Err(Failure::Length);
+    }
+    if text.is_empty() {
+        return Err(Failure::TextLength);
+    }
+    if matches!(chaining, Chaining::First | Chaining::Middle)
+        && !text.len().is_multiple_of(method.block_size())
+    {
+        return Err(Failure::TextLength);
+    }
+    if chaining != Chaining::Only && method.intermediate_len().is_none() {
+        return Err(Failure::NotSupported);
+    }
+    let (vector_out, hash) = match chaining {
+        Chaining::Only => (vector.to_vec(), digest(method, text)?),
+        Chaining::First | Chaining::Middle => {
+            let mut chain = if chaining == Chaining::First {
+                Chain::new(method).ok_or(Failure::NotSupported)?
+            } else {
+                Chain::from_vector(method, vector)?
+            };
+            chain.compress(text)?;
+            (chain.to_vector().to_vec(), chain.state_bytes())
+        }
+        Chaining::Last => {
+            let chain = Chain::from_vector(method, vector)?;
+            (vec![0u8; CHAINING_VECTOR_LEN], chain.finish(text)?)
+        }
+    };
+    Ok(Reply::outputs(vec![
+        Param::Bytes(vector_out),
+        Param::Bytes(hash),
+    ]))
+}
+
+const MD5_K: [u32; 64] = [
+    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
+    0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
+    0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
+    0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
+    0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
+    0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
+    0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+    0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
+];
+
+const MD5_S: [u32; 16] = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
+
+fn words_le(block: &[u8]) -> [u32; 16] {
+    let mut x = [0u32; 16];
+    for (w, b) in x.iter_mut().zip(block.chunks_exact(4)) {
+        *w = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    }
+    x
+}
+
+/// The MD5 compression function (RFC 1321) over one 64-byte block.
+fn md5_compress(state: &mut [u32; 4], block: &[u8]) {
+    let x = words_le(block);
+    let [mut a, mut b, mut c, mut d] = *state;
+    for i in 0..64 {
+        let (f, g) = match i / 16 {
+            0 => ((b & c) | (!b & d), i),
+            1 => ((b & d) | (c & !d), (5 * i + 1) % 16),
+            2 => (b ^ c ^ d, (3 * i + 5) % 16),
+            _ => (c ^ (b | !d), (7 * i) % 16),
+        };
+        let f = f.wrapping_add(a).wrapping_add(MD5_K[i]).wrapping_add(x[g]);
+        a = d;
+        d = c;
+        c = b;
+        b = b.wrapping_add(f.rotate_left(MD5_S[(i / 16) * 4 + i % 4]));
+    }
+    state[0] = state[0].wrapping_add(a);
+    state[1] = state[1].wrapping_add(b);
+    state[2] = state[2].wrapping_add(c);
+    state[3] = state[3].wrapping_add(d);
+}
+
+const RMD_R: [usize; 80] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, //
+    7, 4, 13, 1, 10, 6, 15, 3, 12, 0, 9, 5, 2, 14, 11, 8, //
+    3, 10, 14, 4, 9, 15, 8, 1, 2, 7, 0, 6, 13, 11, 5, 12, //
+    1, 9, 11, 10, 0, 8, 12, 4, 13, 3, 7, 15, 14, 5, 6, 2, //
+    4, 0, 5, 9, 7, 12, 2, 10, 14, 1, 3, 8, 11, 6, 15, 13,
+];
+const RMD_RP: [usize; 80] = [
+    5, 14, 7, 0, 9, 2, 11, 4, 13, 6, 15, 8, 1, 10, 3, 12, //
+    6, 11, 3, 7, 0, 13, 5, 10, 14, 15, 8, 12, 4, 9, 1, 2, //
+    15, 5, 1, 3, 7, 14, 6, 9, 11, 8, 12, 2, 10, 0, 4, 13, //
+    8, 6, 4, 1, 3, 11, 15, 0, 5, 12, 2, 13, 9, 7, 10, 14, //
+    12, 15, 10, 4, 1, 5, 8, 7, 6, 2, 13, 14, 0, 3, 9, 11,
+];
+const RMD_S: [u32; 80] = [
+    11, 14, 15, 12, 5, 8, 7, 9, 11, 13, 14, 15, 6, 7, 9, 8, //
+    7, 6, 8, 13, 11, 9, 7, 15, 7, 12, 15, 9, 11, 7, 13, 12, //
+    11, 13, 6, 7, 14, 9, 13, 15, 14, 8, 13, 6, 5, 12, 7, 5, //
+    11, 12, 14, 15, 14, 15, 9, 8, 9, 14, 5, 6, 8, 6, 5, 12, //
+    9, 15, 5, 11, 6, 8, 13, 12, 5, 12, 13, 14, 11, 8, 5, 6,
+];
+const RMD_SP: [u32; 80] = [
+    8, 9, 9, 11, 13, 15, 15, 5, 7, 7, 8, 11, 14, 14, 12, 6, //
+    9, 13, 15, 7, 12, 8, 9, 11, 7, 7, 12, 7, 6, 15, 13, 11, //
+    9, 7, 15, 11, 8, 6, 6, 14, 12, 13, 5, 14, 13, 13, 7, 5, //
+    15, 5, 8, 11, 14, 14, 6, 14, 6, 9, 12, 9, 12, 5, 15, 8, //
+    8, 5, 12, 9, 12, 5, 14, 6, 8, 13, 6, 5, 15, 13, 11, 11,
+];
+const RMD_K: [u32; 5] = [0, 0x5a82_7999, 0x6ed9_eba1, 0x8f1b_bcdc, 0xa953_fd4e];
+const RMD_KP: [u32; 5] = [0x50a2_8be6, 0x5c4d_d124, 0x6d70_3ef3, 0x7a6d_76e9, 0];
+
+fn rmd_f(j: usize, x: u32, y: u32, z: u32) -> u32 {
+    match j / 16 {
+        0 => x ^ y ^ z,
+        1 => (x & y) | (!x & z),
+        2 => (x | !y) ^ z,
+        3 => (x & z) | (y & !z),
+        _ => x ^ (y | !z),
+    }
+}
+
+/// The RIPEMD-160 compression function over one 64-byte block.
+fn rmd160_compress(h: &mut [u32; 5], block: &[u8]) {
+    let x = words_le(block);
+    let [mut a, mut b, mut c, mut d, mut e] = *h;
+    let [mut ap, mut bp, mut cp, mut dp, mut ep] = *h;
+    for j in 0..80 {
+        let t = a
+            .wrapping_add(rmd_f(j, b, c, d))
+            .wrapping_add(x[RMD_R[j]])
+            .wrapping_add(RMD_K[j / 16])
+            .rotate_left(RMD_S[j])
+            .wrapping_add(e);
+        a = e;
+        e = d;
+        d = c.rotate_left(10);
+        c = b;
+        b = t;
+        let t = ap
+            .wrapping_add(rmd_f(79 - j, bp, cp, dp))
+            .wrapping_add(x[RMD_RP[j]])
+            .wrapping_add(RMD_KP[j / 16])
+            .rotate_left(RMD_SP[j])
+            .wrapping_add(ep);
+        ap = ep;
+        ep = dp;
+        dp = cp.rotate_left(10);
+        cp = bp;
+        bp = t;
+    }
+    let t = h[1].wrapping_add(c).wrapping_add(dp);
+    h[1] = h[2].wrapping_add(d).wrapping_add(ep);
+    h[2] = h[3].wrapping_add(e).wrapping_add(ap);
+    h[3] = h[4].wrapping_add(a).wrapping_add(bp);
+    h[4] = h[0].wrapping_add(b).wrapping_add(cp);
+    h[0] = t;
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    #[test]
+    fn empty_message_known_answers() {
+        // IBM refuses empty text at the verb; the engine still pads it right.
+        let cases = [
+            (Method::Md5, "d41d8cd98f00b204e9800998ecf8427e"),
+            (Method::Rmd160, "9c1185a5c5e9fc54612808977ee8f548b2258d31"),
+            (Method::Sha1, "da39a3ee5e6b4b0d3255bfef95601890afd80709"),
+            (
+                Method::Sha224,
+                "d14a028c2a3a2bc9476102bb288234c415a2b01f828ea62ac5b3e42f",
+            ),
+            (
+                Method::Sha256,
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            ),
+        ];
+        for (m, want) in cases {
+            assert_eq!(hex(&digest(m, b"").unwrap()), want, "{m:?}");
+        }
+        assert!(hex(&digest(Method::Sha384, b"").unwrap()).starts_with("38b060a751ac9638"));
+        assert!(hex(&digest(Method::Sha512, b"").unwrap()).starts_with("cf83e1357eefb8bd"));
+        assert!(hex(&digest(Method::Sha3_256, b"").unwrap()).starts_with("a7ffc6f8bf1ed766"));
+    }
+
+    #[test]
+    fn vector_round_trip_and_refusals() {
+        let mut c = Chain::new(Method::Sha256).unwrap();
+        c.compress(&[7u8; 128]).unwrap();
+        let v = c.to_vector();
+        assert_eq!(Chain::from_vector(Method::Sha256, &v).unwrap(), c);
+        assert_eq!(
+            Chain::from_vector(Method::Sha224, &v),
+            Err(Failure::ChainingVector)
+        );
+        for i in 0..CHAINING_VECTOR_LEN {
+            let mut bad = v;
+            bad[i] ^= 1;
+            assert_eq!(
+                Chain::from_vector(Method::Sha256, &bad),
+                Err(Failure::ChainingVector),
+                "byte {i}"
+            );
+        }
+    }
+}
