@@ -83,8 +83,11 @@ const ALL: [&str; 11] = [
     "MD5", "RPMD-160", "SHA-1", "SHA-224", "SHA-256", "SHA-384", "SHA-512", "SHA3-224", "SHA3-256",
     "SHA3-384", "SHA3-512",
 ];
-const CHAINABLE: [&str; 7] = [
-    "MD5", "RPMD-160", "SHA-1", "SHA-224", "SHA-256", "SHA-384", "SHA-512",
+const CHAINABLE: [&str; 5] = ["SHA-1", "SHA-224", "SHA-256", "SHA-384", "SHA-512"];
+/// ONLY-mode methods: SHA-3 (its state does not fit the vector) and MD5 / RIPEMD-160 (their
+/// libraries export no block function to carry across calls).
+const ONLY_MODE: [&str; 6] = [
+    "MD5", "RPMD-160", "SHA3-224", "SHA3-256", "SHA3-384", "SHA3-512",
 ];
 
 fn digest_len(m: &str) -> usize {
@@ -260,9 +263,14 @@ fn known_answers_abc_and_448_bits() {
 fn one_million_a_through_chained_middle_calls() {
     let card = card();
     let text = vec![b'a'; 1_000_000];
-    let want = [
+    for (m, hexdigest) in [
         ("MD5", "7707d6ae4e027c70eea2a935c2296f21"),
         ("RPMD-160", "52783243c1697bdbe16d37f97f68f08325dc1528"),
+    ] {
+        let (_, only) = ok(&card, &[m], &text, &[0u8; CV_LEN], 64);
+        assert_eq!(hex(&only), hexdigest, "{m}");
+    }
+    let want = [
         ("SHA-1", "34aa973cd4c4daa4f61eeb2bdbad27316534016f"),
         (
             "SHA-224",
@@ -488,9 +496,9 @@ fn foreign_or_damaged_chaining_vectors() {
 }
 
 #[test]
-fn sha3_hashes_only_whole_texts() {
+fn only_mode_methods_hash_only_whole_texts() {
     let card = card();
-    for m in ["SHA3-224", "SHA3-256", "SHA3-384", "SHA3-512"] {
+    for m in ONLY_MODE {
         let text = vec![3u8; block(m)];
         for flag in ["FIRST", "MIDDLE", "LAST"] {
             refused(

@@ -27,14 +27,19 @@
 //! What softcca chose where IBM is silent (also in ARCHITECTURE.md):
 //!
 //! - `hash_length` must be at least the digest size for ONLY and LAST, at least the size of
-//!   the intermediate value for FIRST and MIDDLE (MD5 16, RIPEMD-160 and SHA-1 20, SHA-224
-//!   and SHA-256 32, SHA-384 and SHA-512 64); less (or a negative value) is 8/72. The card
+//!   the intermediate value for FIRST and MIDDLE (SHA-1 20, SHA-224 and SHA-256 32, SHA-384
+//!   and SHA-512 64); less (or a negative value) is 8/72. The card
 //!   returns exactly that many bytes; the host places them left-aligned in the caller's
 //!   field and leaves the rest of it alone.
 //! - The intermediate value returned in `hash` for FIRST and MIDDLE is the state words in the
 //!   method's own byte order (what the digest would be without padding and truncation).
 //! - The SHA-3 methods keep a 200-byte Keccak state, which cannot travel in a 128-byte
 //!   vector: softcca hashes them with ONLY and answers FIRST, MIDDLE and LAST with 8/2.
+//! - Chaining carries the state words through the vector, so it needs the hash's block
+//!   function from a library: RustCrypto's `sha1` and `sha2` export theirs; `md-5` and
+//!   `ripemd` do not, and softcca writes no hash primitive of its own, so MD5 and RPMD-160
+//!   are ONLY-mode for now and FIRST, MIDDLE and LAST answer 8/2. Padding and the length
+//!   field of LAST are softcca's, checked against the libraries' digests in the tests.
 //! - A MIDDLE or LAST vector that this card did not write for the same method (zeroed,
 //!   altered, from another method) is 8/72 ([`Failure::ChainingVector`]).
 //! - The vector returned: ONLY returns it as it came; FIRST and MIDDLE write the layout
@@ -168,8 +173,7 @@ impl Method {
     /// methods softcca cannot chain.
     pub const fn intermediate_len(self) -> Option<usize> {
         match self {
-            Method::Md5 => Some(16),
-            Method::Rmd160 | Method::Sha1 => Some(20),
+            Method::Sha1 => Some(20),
             Method::Sha224 | Method::Sha256 => Some(32),
             Method::Sha384 | Method::Sha512 => Some(64),
             _ => None,
@@ -220,7 +224,6 @@ pub struct Chain {
     processed: u128,
 }
 
-const MD5_IV: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
 const SHA1_IV: [u32; 5] = [
     0x6745_2301,
     0xefcd_ab89,
@@ -275,8 +278,7 @@ impl Chain {
         let mut h32 = [0u32; 8];
         let mut h64 = [0u64; 8];
         match method {
-            Method::Md5 => h32[..4].copy_from_slice(&MD5_IV),
-            Method::Rmd160 | Method::Sha1 => h32[..5].copy_from_slice(&SHA1_IV),
+            Method::Sha1 => h32[..5].copy_from_slice(&SHA1_IV),
             Method::Sha224 => h32 = SHA224_IV,
             Method::Sha256 => h32 = SHA256_IV,
             Method::Sha384 => h64 = SHA384_IV,
@@ -293,8 +295,7 @@ impl Chain {
 
     fn words32(&self) -> usize {
         match self.method {
-            Method::Md5 => 4,
-            Method::Rmd160 | Method::Sha1 => 5,
+            Method::Sha1 => 5,
             Method::Sha224 | Method::Sha256 => 8,
             _ => 0,
         }
@@ -311,26 +312,6 @@ impl Chain {
             return Err(Failure::TextLength);
         }
         match self.method {
-            Method::Md5 => {
-                let mut s = [self.h32[0], self.h32[1], self.h32[2], self.h32[3]];
-                for block in data.chunks_exact(64) {
-                    md5_compress(&mut s, block);
-                }
-                self.h32[..4].copy_from_slice(&s);
-            }
-            Method::Rmd160 => {
-                let mut s = [
-                    self.h32[0],
-                    self.h32[1],
-                    self.h32[2],
-                    self.h32[3],
-                    self.h32[4],
-                ];
-                for block in data.chunks_exact(64) {
-                    rmd160_compress(&mut s, block);
-                }
-                self.h32[..5].copy_from_slice(&s);
-            }
             Method::Sha1 => {
                 let mut s = [
                     self.h32[0],
@@ -374,7 +355,7 @@ impl Chain {
         }
     }
 
-    /// The state words in the method's byte order (little-endian for MD5 and RIPEMD-160).
+    /// The state words, big-endian as SHA-1 and SHA-2 write them.
     fn state_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(64);
         if self.wide() {
@@ -382,13 +363,8 @@ impl Chain {
                 out.extend_from_slice(&w.to_be_bytes());
             }
         } else {
-            let little = matches!(self.method, Method::Md5 | Method::Rmd160);
             for w in &self.h32[..self.words32()] {
-                out.extend_from_slice(&if little {
-                    w.to_le_bytes()
-                } else {
-                    w.to_be_bytes()
-                });
+                out.extend_from_slice(&w.to_be_bytes());
             }
         }
         out
@@ -412,12 +388,10 @@ impl Chain {
         while !(last.len() + len_field).is_multiple_of(bs) {
             last.push(0);
         }
-        match self.method {
-            Method::Md5 | Method::Rmd160 => {
-                last.extend_from_slice(&(bits as u64).to_le_bytes());
-            }
-            _ if self.wide() => last.extend_from_slice(&bits.to_be_bytes()),
-            _ => last.extend_from_slice(&(bits as u64).to_be_bytes()),
+        if self.wide() {
+            last.extend_from_slice(&bits.to_be_bytes());
+        } else {
+            last.extend_from_slice(&(bits as u64).to_be_bytes());
         }
         // The padding is not message: compress it without counting it.
         let processed = self.processed;
@@ -505,17 +479,24 @@ fn vector_check(body: &[u8]) -> [u8; 8] {
     out
 }
 
-/// Hashes `text` whole with `method` (ONLY).
+/// Hashes `text` whole with `method` (ONLY), with the libraries' own implementations:
+/// aws-lc-rs for SHA-1 and SHA-2, RustCrypto for MD5, RIPEMD-160 and SHA-3.
 pub fn digest(method: Method, text: &[u8]) -> Result<Vec<u8>, Failure> {
-    match method {
-        Method::Sha3_224 => Ok(sha3::Sha3_224::digest(text).to_vec()),
-        Method::Sha3_256 => Ok(sha3::Sha3_256::digest(text).to_vec()),
-        Method::Sha3_384 => Ok(sha3::Sha3_384::digest(text).to_vec()),
-        Method::Sha3_512 => Ok(sha3::Sha3_512::digest(text).to_vec()),
-        _ => Chain::new(method)
-            .ok_or(Failure::NotSupported)?
-            .finish(text),
-    }
+    use aws_lc_rs::digest as lc;
+    let lc = |algorithm: &'static lc::Algorithm| lc::digest(algorithm, text).as_ref().to_vec();
+    Ok(match method {
+        Method::Md5 => md5::Md5::digest(text).to_vec(),
+        Method::Rmd160 => ripemd::Ripemd160::digest(text).to_vec(),
+        Method::Sha1 => lc(&lc::SHA1_FOR_LEGACY_USE_ONLY),
+        Method::Sha224 => lc(&lc::SHA224),
+        Method::Sha256 => lc(&lc::SHA256),
+        Method::Sha384 => lc(&lc::SHA384),
+        Method::Sha512 => lc(&lc::SHA512),
+        Method::Sha3_224 => sha3::Sha3_224::digest(text).to_vec(),
+        Method::Sha3_256 => sha3::Sha3_256::digest(text).to_vec(),
+        Method::Sha3_384 => sha3::Sha3_384::digest(text).to_vec(),
+        Method::Sha3_512 => sha3::Sha3_512::digest(text).to_vec(),
+    })
 }
 
 pub(crate) fn csnbowh(
@@ -579,128 +560,6 @@ pub(crate) fn csnbowh(
         Param::Bytes(vector_out),
         Param::Bytes(hash),
     ]))
-}
-
-const MD5_K: [u32; 64] = [
-    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
-    0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
-    0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
-    0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
-    0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
-    0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
-    0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
-    0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
-];
-
-const MD5_S: [u32; 16] = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
-
-fn words_le(block: &[u8]) -> [u32; 16] {
-    let mut x = [0u32; 16];
-    for (w, b) in x.iter_mut().zip(block.chunks_exact(4)) {
-        *w = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-    }
-    x
-}
-
-/// The MD5 compression function (RFC 1321) over one 64-byte block.
-fn md5_compress(state: &mut [u32; 4], block: &[u8]) {
-    let x = words_le(block);
-    let [mut a, mut b, mut c, mut d] = *state;
-    for i in 0..64 {
-        let (f, g) = match i / 16 {
-            0 => ((b & c) | (!b & d), i),
-            1 => ((b & d) | (c & !d), (5 * i + 1) % 16),
-            2 => (b ^ c ^ d, (3 * i + 5) % 16),
-            _ => (c ^ (b | !d), (7 * i) % 16),
-        };
-        let f = f.wrapping_add(a).wrapping_add(MD5_K[i]).wrapping_add(x[g]);
-        a = d;
-        d = c;
-        c = b;
-        b = b.wrapping_add(f.rotate_left(MD5_S[(i / 16) * 4 + i % 4]));
-    }
-    state[0] = state[0].wrapping_add(a);
-    state[1] = state[1].wrapping_add(b);
-    state[2] = state[2].wrapping_add(c);
-    state[3] = state[3].wrapping_add(d);
-}
-
-const RMD_R: [usize; 80] = [
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, //
-    7, 4, 13, 1, 10, 6, 15, 3, 12, 0, 9, 5, 2, 14, 11, 8, //
-    3, 10, 14, 4, 9, 15, 8, 1, 2, 7, 0, 6, 13, 11, 5, 12, //
-    1, 9, 11, 10, 0, 8, 12, 4, 13, 3, 7, 15, 14, 5, 6, 2, //
-    4, 0, 5, 9, 7, 12, 2, 10, 14, 1, 3, 8, 11, 6, 15, 13,
-];
-const RMD_RP: [usize; 80] = [
-    5, 14, 7, 0, 9, 2, 11, 4, 13, 6, 15, 8, 1, 10, 3, 12, //
-    6, 11, 3, 7, 0, 13, 5, 10, 14, 15, 8, 12, 4, 9, 1, 2, //
-    15, 5, 1, 3, 7, 14, 6, 9, 11, 8, 12, 2, 10, 0, 4, 13, //
-    8, 6, 4, 1, 3, 11, 15, 0, 5, 12, 2, 13, 9, 7, 10, 14, //
-    12, 15, 10, 4, 1, 5, 8, 7, 6, 2, 13, 14, 0, 3, 9, 11,
-];
-const RMD_S: [u32; 80] = [
-    11, 14, 15, 12, 5, 8, 7, 9, 11, 13, 14, 15, 6, 7, 9, 8, //
-    7, 6, 8, 13, 11, 9, 7, 15, 7, 12, 15, 9, 11, 7, 13, 12, //
-    11, 13, 6, 7, 14, 9, 13, 15, 14, 8, 13, 6, 5, 12, 7, 5, //
-    11, 12, 14, 15, 14, 15, 9, 8, 9, 14, 5, 6, 8, 6, 5, 12, //
-    9, 15, 5, 11, 6, 8, 13, 12, 5, 12, 13, 14, 11, 8, 5, 6,
-];
-const RMD_SP: [u32; 80] = [
-    8, 9, 9, 11, 13, 15, 15, 5, 7, 7, 8, 11, 14, 14, 12, 6, //
-    9, 13, 15, 7, 12, 8, 9, 11, 7, 7, 12, 7, 6, 15, 13, 11, //
-    9, 7, 15, 11, 8, 6, 6, 14, 12, 13, 5, 14, 13, 13, 7, 5, //
-    15, 5, 8, 11, 14, 14, 6, 14, 6, 9, 12, 9, 12, 5, 15, 8, //
-    8, 5, 12, 9, 12, 5, 14, 6, 8, 13, 6, 5, 15, 13, 11, 11,
-];
-const RMD_K: [u32; 5] = [0, 0x5a82_7999, 0x6ed9_eba1, 0x8f1b_bcdc, 0xa953_fd4e];
-const RMD_KP: [u32; 5] = [0x50a2_8be6, 0x5c4d_d124, 0x6d70_3ef3, 0x7a6d_76e9, 0];
-
-fn rmd_f(j: usize, x: u32, y: u32, z: u32) -> u32 {
-    match j / 16 {
-        0 => x ^ y ^ z,
-        1 => (x & y) | (!x & z),
-        2 => (x | !y) ^ z,
-        3 => (x & z) | (y & !z),
-        _ => x ^ (y | !z),
-    }
-}
-
-/// The RIPEMD-160 compression function over one 64-byte block.
-fn rmd160_compress(h: &mut [u32; 5], block: &[u8]) {
-    let x = words_le(block);
-    let [mut a, mut b, mut c, mut d, mut e] = *h;
-    let [mut ap, mut bp, mut cp, mut dp, mut ep] = *h;
-    for j in 0..80 {
-        let t = a
-            .wrapping_add(rmd_f(j, b, c, d))
-            .wrapping_add(x[RMD_R[j]])
-            .wrapping_add(RMD_K[j / 16])
-            .rotate_left(RMD_S[j])
-            .wrapping_add(e);
-        a = e;
-        e = d;
-        d = c.rotate_left(10);
-        c = b;
-        b = t;
-        let t = ap
-            .wrapping_add(rmd_f(79 - j, bp, cp, dp))
-            .wrapping_add(x[RMD_RP[j]])
-            .wrapping_add(RMD_KP[j / 16])
-            .rotate_left(RMD_SP[j])
-            .wrapping_add(ep);
-        ap = ep;
-        ep = dp;
-        dp = cp.rotate_left(10);
-        cp = bp;
-        bp = t;
-    }
-    let t = h[1].wrapping_add(c).wrapping_add(dp);
-    h[1] = h[2].wrapping_add(d).wrapping_add(ep);
-    h[2] = h[3].wrapping_add(e).wrapping_add(ap);
-    h[3] = h[4].wrapping_add(a).wrapping_add(bp);
-    h[4] = h[0].wrapping_add(b).wrapping_add(cp);
-    h[0] = t;
 }
 
 #[cfg(test)]
