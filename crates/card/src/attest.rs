@@ -203,6 +203,17 @@ impl<'a> Reader<'a> {
     pub(crate) fn is_empty(&self) -> bool {
         self.pos >= self.buf.len()
     }
+
+    /// The closing field every signed format here ends with: a u16 length (1..=`max`), the
+    /// signature, and nothing after it. `None` if any of that does not hold.
+    pub(crate) fn final_signature(&mut self, max: usize) -> Option<Vec<u8>> {
+        let len = usize::from(self.u16()?);
+        if len == 0 || len > max {
+            return None;
+        }
+        let signature = self.take(len)?.to_vec();
+        self.is_empty().then_some(signature)
+    }
 }
 
 /// True for a string of printable ASCII (0x20..=0x7E) characters.
@@ -522,20 +533,9 @@ impl Certificate {
             return Err(AttestError::Malformed("not_before after not_after"));
         }
         let public_key = PublicKey::read_from(&mut r)?;
-        let sig_len = usize::from(
-            r.u16()
-                .ok_or_else(malformed("truncated signature length"))?,
-        );
-        if sig_len == 0 || sig_len > MAX_EC_SIGNATURE_LEN {
-            return Err(AttestError::Malformed("signature length"));
-        }
         let signature = r
-            .take(sig_len)
-            .ok_or_else(malformed("truncated signature"))?
-            .to_vec();
-        if !r.is_empty() {
-            return Err(AttestError::Malformed("trailing bytes after certificate"));
-        }
+            .final_signature(MAX_EC_SIGNATURE_LEN)
+            .ok_or(AttestError::Malformed("certificate signature"))?;
         Ok(Self {
             role,
             subject,
@@ -821,20 +821,9 @@ impl SignedStatus {
             fields.push((name, value));
         }
         check_status(&nonce, &fields)?;
-        let sig_len = usize::from(
-            r.u16()
-                .ok_or_else(malformed("truncated signature length"))?,
-        );
-        if sig_len == 0 || sig_len > MAX_RSA_SIGNATURE_LEN {
-            return Err(AttestError::Malformed("signature length"));
-        }
         let signature = r
-            .take(sig_len)
-            .ok_or_else(malformed("truncated signature"))?
-            .to_vec();
-        if !r.is_empty() {
-            return Err(AttestError::Malformed("trailing bytes after status"));
-        }
+            .final_signature(MAX_RSA_SIGNATURE_LEN)
+            .ok_or(AttestError::Malformed("status signature"))?;
         Ok(Self {
             nonce,
             fields,

@@ -235,20 +235,9 @@ impl Image {
             .take(payload_len)
             .ok_or_else(malformed("truncated payload"))?
             .to_vec();
-        let sig_len = usize::from(
-            r.u16()
-                .ok_or_else(malformed("truncated signature length"))?,
-        );
-        if sig_len == 0 || sig_len > MAX_EC_SIGNATURE_LEN {
-            return Err(FirmwareError::Malformed("signature length"));
-        }
         let signature = r
-            .take(sig_len)
-            .ok_or_else(malformed("truncated signature"))?
-            .to_vec();
-        if !r.is_empty() {
-            return Err(FirmwareError::Malformed("trailing bytes after image"));
-        }
+            .final_signature(MAX_EC_SIGNATURE_LEN)
+            .ok_or(FirmwareError::Malformed("image signature"))?;
         Ok(Self {
             segment,
             owner,
