@@ -90,6 +90,28 @@ pub enum Failure {
     /// The verb exists in CCA but is not (yet) implemented by this card. 8/2: "the verb is
     /// not supported" (IBM reason 2, "function not supported").
     NotSupported,
+    /// A key token is not 64 bytes long. 8/43: "The keyword supplied with the key_length or
+    /// the key_token_length parameter is not valid" (CCA254 Fig. A-4, p=364).
+    KeyTokenLength,
+    /// A key token has a flag, reserved or length field that is not valid, or its key
+    /// material is inconsistent (AES LRC, padding). 8/47: "A source key token is unusable
+    /// because it contains data that is not valid or undefined" (CCA254 Fig. A-4, p=364).
+    KeyTokenInvalid,
+    /// A key token's version number (byte 4) is not one this card accepts. 8/49: "A
+    /// key-token-version-number found in a key token is not supported" (CCA254 p=364).
+    KeyTokenVersion,
+    /// The token-validation value of an internal key token is wrong. 8/29 (CCA254 p=364).
+    InternalTokenValidation,
+    /// The token-validation value of an external key token is wrong. 8/12 (CCA254 p=364;
+    /// ICSF "Reason codes for return code 8", csfb4879).
+    ExternalTokenValidation,
+    /// A key token's master-key verification pattern matches neither the current nor the old
+    /// master key. 8/24: ICSF "Reason codes for return code 8" (csfb4879) gives 018 (24) for
+    /// exactly this case ("created with a master key that is neither the current master key
+    /// nor the old master key"); CCA254 p=364 words 8/24 "The master key verification pattern
+    /// is not valid". 8/48 ("One or more keys has a master key verification pattern that is
+    /// not valid") is the nearby, less specific code softcca does not use here.
+    MasterKeyPatternUnknown,
 }
 
 impl Failure {
@@ -111,6 +133,12 @@ impl Failure {
             Failure::StateNotCommitted => Codes::new(16, 336),
             Failure::CardUnavailable => Codes::new(12, 338),
             Failure::NotSupported => Codes::new(8, 2),
+            Failure::KeyTokenLength => Codes::new(8, 43),
+            Failure::KeyTokenInvalid => Codes::new(8, 47),
+            Failure::KeyTokenVersion => Codes::new(8, 49),
+            Failure::InternalTokenValidation => Codes::new(8, 29),
+            Failure::ExternalTokenValidation => Codes::new(8, 12),
+            Failure::MasterKeyPatternUnknown => Codes::new(8, 24),
         }
     }
 }
@@ -131,6 +159,11 @@ pub enum Notice {
     MasterKeyPartParity,
     /// Two thirds of the DES master key are equal. 0/701.
     MasterKeyDuplicateThirds,
+    /// A control vector has a byte without even parity. 4/166: "The control vector is not
+    /// valid because of parity bits, anti-variant bits, inconsistent KEK bits or because bits
+    /// 59 - 62 are not zero" (IBM Docs "CCA for Linux", lxcc/wskc_r_retcode4reasoncodes.html;
+    /// CCA254 Fig. A-3, p=363).
+    ControlVectorParity,
 }
 
 impl Notice {
@@ -139,6 +172,7 @@ impl Notice {
         match self {
             Notice::MasterKeyPartParity => Codes::new(0, 702),
             Notice::MasterKeyDuplicateThirds => Codes::new(0, 701),
+            Notice::ControlVectorParity => Codes::new(4, 166),
         }
     }
 }
@@ -147,7 +181,7 @@ impl Notice {
 mod tests {
     use super::*;
 
-    const ALL: [Failure; 15] = [
+    const ALL: [Failure; 21] = [
         Failure::RuleArrayCount,
         Failure::Keyword,
         Failure::KeywordCombination,
@@ -163,6 +197,12 @@ mod tests {
         Failure::StateNotCommitted,
         Failure::CardUnavailable,
         Failure::NotSupported,
+        Failure::KeyTokenLength,
+        Failure::KeyTokenInvalid,
+        Failure::KeyTokenVersion,
+        Failure::InternalTokenValidation,
+        Failure::ExternalTokenValidation,
+        Failure::MasterKeyPatternUnknown,
     ];
 
     #[test]
@@ -179,5 +219,9 @@ mod tests {
         assert_eq!(Failure::TextLength.codes(), Codes::new(8, 25));
         assert_eq!(Failure::CardUnavailable.codes(), Codes::new(12, 338));
         assert_eq!(Notice::MasterKeyPartParity.codes(), Codes::new(0, 702));
+        assert_eq!(Failure::InternalTokenValidation.codes(), Codes::new(8, 29));
+        assert_eq!(Failure::ExternalTokenValidation.codes(), Codes::new(8, 12));
+        assert_eq!(Failure::MasterKeyPatternUnknown.codes(), Codes::new(8, 24));
+        assert_eq!(Notice::ControlVectorParity.codes(), Codes::new(4, 166));
     }
 }

@@ -11,6 +11,7 @@
 //! - [`rng`]: the SP 800-90A Hash_DRBG and the SP 800-90B health tests, the card's only source
 //!   of randomness;
 //! - [`mk`]: the master-key registers and their verification patterns;
+//! - [`tokens`]: the fixed-length DES and AES key tokens, control vectors, key wrapping;
 //! - [`error`]: every return/reason code, decided in one function.
 
 #![forbid(unsafe_code)]
@@ -31,6 +32,7 @@ pub mod selftest;
 pub mod sensors;
 pub mod state;
 pub mod time;
+pub mod tokens;
 mod verbs;
 
 pub use card::{Card, DRIVER_RNG_FAULT, PowerOn, PowerOnError};
