@@ -1,8 +1,12 @@
 //! The AES internal fixed-length key token, version X'04' (64 bytes).
 //!
-//! Layout (IBM Docs "CCA for Linux", "AES internal fixed-length key token", topic
-//! tokens-aes-internal-fixed-length-key-token; ICSF "AES internal fixed-length key token",
-//! csfb200/aeskt.htm):
+//! Layout (IBM Docs "CCA for Linux", "AES internal fixed-length key token",
+//! <https://www.ibm.com/docs/en/linux-on-systems?topic=tokens-aes-internal-fixed-length-key-token>,
+//! and its flag byte,
+//! <https://www.ibm.com/docs/en/linux-on-systems?topic=aiflkt-aes-internal-fixed-length-key-token-flag-byte>;
+//! ICSF "AES internal fixed-length key token",
+//! <https://www.ibm.com/support/knowledgecenter/en/SSLTBW_2.3.0/com.ibm.zos.v2r3.csfb200/aeskt.htm>,
+//! which also gives the whole-field AES-CBC with a zero IV):
 //!
 //! | off | content |
 //! |---|---|
@@ -19,7 +23,7 @@
 //! The null AES token is 64 zero bytes (IBM Docs "Null key tokens").
 //!
 //! Checks: length (8/43); byte 0 (8/47); version (8/49); TVV (8/29); every other field (8/47).
-//! **[I]** which code IBM gives for a bad LRC, bit length or reserved flag bit is not
+//! **\[I\]** which code IBM gives for a bad LRC, bit length or reserved flag bit is not
 //! documented; softcca answers 8/47 (source token unusable). The LRC of an encrypted key is
 //! checked when it is deciphered ([`super::wrap::unwrap_aes`]).
 

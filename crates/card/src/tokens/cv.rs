@@ -13,7 +13,7 @@
 //! - The defaults: DATA and CIPHER single-length are in CCA254 Fig. C-2 (p=419); the rest
 //!   are from a public transcription of ICSF's default control-vector table (softcca fact
 //!   sheet §2), checked here for parity and the right-half rule.
-//!   **[I]** IPINENC triple: the transcription gives `00215F0003600000`, unlike every other
+//!   **\[I\]** IPINENC triple: the transcription gives `00215F0003600000`, unlike every other
 //!   triple entry's `…600081`; softcca takes it for a slip and uses `00215F0003600081`.
 
 use crate::error::Notice;
@@ -179,7 +179,7 @@ pub fn check_parity(left: &[u8; 8], right: &[u8; 8]) -> Option<Notice> {
 
 /// The base bits of a CV: the key-form bits (40–42), every parity bit (the low bit of each
 /// byte) and bit 56 (the top bit of byte 7, set in triple-length defaults; its meaning,
-/// ENH-ONLY, is **[U]**) cleared.
+/// ENH-ONLY, is **\[U\]**) cleared.
 fn base(cv: &[u8; 8]) -> [u8; 8] {
     let mut b = *cv;
     for x in &mut b {

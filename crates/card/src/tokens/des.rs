@@ -2,7 +2,9 @@
 //! external (key under a transport key).
 //!
 //! Layout (IBM Docs "CCA for Linux", "DES internal key token" and "DES external key token",
-//! lxcc/wskc_r_appbdesextkeytok.html; CCA254 Fig. B-2/B-3, p=374–375):
+//! <https://www.ibm.com/docs/en/linuxonibm/lxcc/wskc_r_appbdesextkeytok.html>; CCA254
+//! Fig. B-2/B-3, p=374–375). TVV codes: CCA254 Fig. A-4,
+//! <https://manualsdump.com/en/manuals/ibm-2model/120553/364> (8/12 external, 8/29 internal).
 //!
 //! | off | content |
 //! |---|---|
@@ -20,7 +22,7 @@
 //! Checks, in order: length (8/43); byte 0 (8/47); version (8/49; the legacy 4758 version
 //! X'03' is not accepted); TVV (8/29 internal, 8/12 external); then every other field (8/47).
 //! For WRAP-ECB tokens the parts a shorter key does not use (B and the right CV of a single
-//! key, C of a single or double key) must be zero. **[I]** how IBM treats non-zero unused
+//! key, C of a single or double key) must be zero. **\[I\]** how IBM treats non-zero unused
 //! parts is not documented; softcca refuses them.
 
 use crate::error::Failure;

@@ -1,7 +1,7 @@
 //! Fixed-length symmetric key tokens: the 64-byte DES token, the 64-byte AES token (version
 //! X'04'), DES control vectors, and the enciphering of keys under the master keys.
 //!
-//! Everything here is pure: bytes in, values or [`Failure`]s out; no card state, no I/O. The
+//! Everything here is pure: bytes in, values or [`Failure`](crate::error::Failure)s out; no card state, no I/O. The
 //! verbs look the master keys up in the registers and pass them in.
 //!
 //! - [`des`]: the DES internal/external/null token (IBM Docs "CCA for Linux", "DES internal

@@ -7,19 +7,29 @@
 //! P1, P2, P3 and each is exclusive-ORed with the control vector, Ki = Pi ⊕ CV_L and
 //! K(3+i) = Pi ⊕ CV_R. Then, in softcca:
 //! - part A (a single key, or the left half) is triple-DES enciphered under K1, K2, K3;
-//! - part B (the right half) under K4, K5, K6 — **[I]** the figure shows the left half;
-//!   the right half with the right CV follows from the CV's design;
-//! - part C of a triple key under K4, K5, K6 — **[I]/[U]**: which CV half IBM applies to part
+//! - part B (the right half) under K4, K5, K6. IBM Docs "CCA for Linux", "Control vector
+//!   table" (<https://www.ibm.com/docs/en/linux-on-systems?topic=verb-control-vector-table>):
+//!   "For double-length keys, a unique control vector exists for each half" and "One master
+//!   key variant enciphers the left half … and another master key variant enciphers the
+//!   right half"; the figure (CCA254 p=429,
+//!   <http://office.manualsonline.com/manuals/mfg/ibm/2_5.html?p=429>) draws K1–K3 from the
+//!   MK and the left CV and K4–K6 from the MK and the right CV. That K4–K6 encipher part B
+//!   is **\[I\]** from these two texts;
+//! - part C of a triple key under K4, K5, K6 — **\[I\]/\[U\]**: which CV half IBM applies to part
 //!   C is not documented; a triple-length CV has L = R, so the choice does not matter for
 //!   keys built from the default table;
-//! - the triple-DES order is e(K1) ∘ d(K2) ∘ e(K3) (TDEA EDE) — **[U]**: the figure lists
+//! - the triple-DES order is e(K1) ∘ d(K2) ∘ e(K3) (TDEA EDE) — **\[U\]**: the figure lists
 //!   the keys but not the order;
-//! - a version X'01' token (zero CV) is thereby plain TDES-ECB under the master key — **[I]**.
+//! - a version X'01' token (zero CV) is thereby plain TDES-ECB under the master key — **\[I\]**.
 //!
 //! **AES.** IBM Docs "CCA for Linux", "AES internal fixed-length key token" (topic
 //! tokens-aes-internal-fixed-length-key-token) and ICSF csfb400/aeskt.htm: the key,
 //! left-aligned and zero-padded to 32 bytes, is enciphered as a whole with AES-CBC under the
 //! 32-byte AES master key, IV zero.
+//!
+//! The reason codes are CCA254 Fig. A-4 (p=364,
+//! <https://manualsdump.com/en/manuals/ibm-2model/120553/364>) and ICSF "Reason codes for
+//! return code 8" (<https://www.ibm.com/docs/SSLTBW_2.4.0/com.ibm.zos.v2r4.csfb400/csfb4879.htm>).
 //!
 //! **Which master key.** A token's MKVP is compared with the current and then the old master
 //! key's pattern ([`crate::mk::verification_pattern`]); neither gives 8/24
@@ -83,7 +93,7 @@ fn part_ciphers(
 }
 
 /// Enciphers a clear DES key (8, 16 or 24 bytes, as `length` says) under the SYM master key
-/// and the control vector, giving an internal token (flag X'80', WRAP-ECB; **[U]** whether
+/// and the control vector, giving an internal token (flag X'80', WRAP-ECB; **\[U\]** whether
 /// IBM sets X'40' as well). `cv_left`/`cv_right` are taken as given; use
 /// [`cv::default_cv`] for IBM's defaults, zeros for a version X'01' DATA key.
 pub fn wrap_des(
