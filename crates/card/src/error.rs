@@ -112,6 +112,25 @@ pub enum Failure {
     /// is not valid". 8/48 ("One or more keys has a master key verification pattern that is
     /// not valid") is the nearby, less specific code softcca does not use here.
     MasterKeyPatternUnknown,
+    /// No record with a matching key label is in key storage. 8/30 (CCA Basic Services
+    /// Reference, Fig. A-4; IBM Docs "CCA for Linux", reason codes for return code 8).
+    LabelNotFound,
+    /// A key label's format is not valid (host key storage: bad characters, a token longer
+    /// than eight characters, a numeric first character, too many tokens, a misplaced
+    /// wildcard). 8/32, same sources.
+    LabelFormat,
+    /// A record with a matching key label already exists in key storage (Key Record Create).
+    /// 8/44, same sources.
+    LabelExists,
+    /// Key Record Write with CHECK (the default) found a record whose token is not a null
+    /// token. IBM's pages say the record "is written only if" it holds a null token but name
+    /// no reason code for the refusal; softcca answers 8/44 ("a record with a matching key
+    /// label already exists"), the nearest documented cause.
+    RecordNotNull,
+    /// Host key storage could not be read or written (the database is missing, locked past
+    /// its timeout, or damaged); nothing changed. 16/336, as [`Failure::StateNotCommitted`]:
+    /// IBM documents no narrower code for a key-storage I/O error.
+    KeyStorageUnavailable,
 }
 
 impl Failure {
@@ -139,6 +158,11 @@ impl Failure {
             Failure::InternalTokenValidation => Codes::new(8, 29),
             Failure::ExternalTokenValidation => Codes::new(8, 12),
             Failure::MasterKeyPatternUnknown => Codes::new(8, 24),
+            Failure::LabelNotFound => Codes::new(8, 30),
+            Failure::LabelFormat => Codes::new(8, 32),
+            Failure::LabelExists => Codes::new(8, 44),
+            Failure::RecordNotNull => Codes::new(8, 44),
+            Failure::KeyStorageUnavailable => Codes::new(16, 336),
         }
     }
 }
@@ -164,6 +188,10 @@ pub enum Notice {
     /// 59 - 62 are not zero" (IBM Docs "CCA for Linux", lxcc/wskc_r_retcode4reasoncodes.html;
     /// CCA254 Fig. A-3, p=363).
     ControlVectorParity,
+    /// A key-storage verb given a wildcard label processed no record. 4/158 ("the verb did
+    /// not process any key records", IBM Docs "CCA for Linux", reason codes for return
+    /// code 4, lxcc/wskc_r_retcode4reasoncodes.html).
+    NoRecordsProcessed,
 }
 
 impl Notice {
@@ -173,6 +201,7 @@ impl Notice {
             Notice::MasterKeyPartParity => Codes::new(0, 702),
             Notice::MasterKeyDuplicateThirds => Codes::new(0, 701),
             Notice::ControlVectorParity => Codes::new(4, 166),
+            Notice::NoRecordsProcessed => Codes::new(4, 158),
         }
     }
 }
@@ -181,7 +210,7 @@ impl Notice {
 mod tests {
     use super::*;
 
-    const ALL: [Failure; 21] = [
+    const ALL: [Failure; 26] = [
         Failure::RuleArrayCount,
         Failure::Keyword,
         Failure::KeywordCombination,
@@ -203,6 +232,11 @@ mod tests {
         Failure::InternalTokenValidation,
         Failure::ExternalTokenValidation,
         Failure::MasterKeyPatternUnknown,
+        Failure::LabelNotFound,
+        Failure::LabelFormat,
+        Failure::LabelExists,
+        Failure::RecordNotNull,
+        Failure::KeyStorageUnavailable,
     ];
 
     #[test]
@@ -223,5 +257,9 @@ mod tests {
         assert_eq!(Failure::ExternalTokenValidation.codes(), Codes::new(8, 12));
         assert_eq!(Failure::MasterKeyPatternUnknown.codes(), Codes::new(8, 24));
         assert_eq!(Notice::ControlVectorParity.codes(), Codes::new(4, 166));
+        assert_eq!(Failure::LabelNotFound.codes(), Codes::new(8, 30));
+        assert_eq!(Failure::LabelFormat.codes(), Codes::new(8, 32));
+        assert_eq!(Failure::LabelExists.codes(), Codes::new(8, 44));
+        assert_eq!(Notice::NoRecordsProcessed.codes(), Codes::new(4, 158));
     }
 }

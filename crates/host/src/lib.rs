@@ -13,9 +13,10 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod keystore;
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use softcca_card::attest::{AttestError, Certificate, PublicKey, SignedStatus, verify_chain};
 use softcca_card::sensors::Sensor;
@@ -28,6 +29,7 @@ use softcca_wire::{
 };
 
 pub use client::TransportError;
+pub use keystore::{DeleteMode, Family, KeyStore, Label, WriteMode};
 pub use softcca_card::rules::Element;
 
 /// A verb that did not do its work: IBM's return code (8 or more) and reason code.
@@ -97,6 +99,10 @@ pub struct FacilityVersion {
 /// A handle on one card. Cheap to share between threads (`&Cca` is all a verb needs).
 pub struct Cca {
     transport: Transport,
+    /// The state directory whose key storage the key-storage verbs use, if known.
+    home: Option<PathBuf>,
+    /// Key storage, opened on the first key-storage verb.
+    keys: Mutex<Option<Arc<KeyStore>>>,
 }
 
 impl std::fmt::Debug for Cca {
@@ -114,6 +120,8 @@ impl Cca {
         let client = client::Client::connect(socket).map_err(OpenError::Transport)?;
         Ok(Cca {
             transport: Transport::Daemon(client),
+            home: socket.parent().map(Path::to_path_buf),
+            keys: Mutex::new(None),
         })
     }
 
@@ -128,6 +136,8 @@ impl Cca {
                 card: Arc::new(card),
                 _dir: Some(dir),
             },
+            home: Some(home.to_path_buf()),
+            keys: Mutex::new(None),
         })
     }
 
@@ -135,7 +145,113 @@ impl Cca {
     pub fn with_card(card: Arc<Card>) -> Cca {
         Cca {
             transport: Transport::Embedded { card, _dir: None },
+            home: None,
+            keys: Mutex::new(None),
         }
+    }
+
+    /// Uses `keys` as this handle's key storage (instead of `<home>/keystore.db`).
+    pub fn with_key_store(self, keys: KeyStore) -> Cca {
+        Cca {
+            keys: Mutex::new(Some(Arc::new(keys))),
+            ..self
+        }
+    }
+
+    /// The key storage of this handle's state directory, opened on first use: the directory
+    /// given to [`Cca::embedded`], or the one holding the daemon's socket for
+    /// [`Cca::connect`]. A handle with neither answers 12/338.
+    pub fn key_store(&self) -> Result<Arc<KeyStore>, CcaError> {
+        let unavailable = CcaError::from_failure(Failure::KeyStorageUnavailable);
+        let mut keys = self.keys.lock().map_err(|_| unavailable)?;
+        if let Some(k) = keys.as_ref() {
+            return Ok(Arc::clone(k));
+        }
+        let home = self
+            .home
+            .as_deref()
+            .ok_or(CcaError::from_failure(Failure::CardUnavailable))?;
+        let opened = Arc::new(KeyStore::open(home).map_err(|_| unavailable)?);
+        *keys = Some(Arc::clone(&opened));
+        Ok(opened)
+    }
+
+    /// Key_Record_Create (CSNBKRC for DES, CSNBAKRC for AES, CSNDKRC for PKA): a record
+    /// holding `token`, or the family's null token when `token` is empty (CSNBKRC takes no
+    /// token). 8/32 bad label, 8/43 bad token length, 8/44 the label exists. See
+    /// [`keystore`] for IBM's pages.
+    pub fn key_record_create(
+        &self,
+        family: Family,
+        key_label: &[u8],
+        key_token: &[u8],
+    ) -> Result<(), CcaError> {
+        self.key_store()?
+            .create(family, key_label, key_token)
+            .map_err(CcaError::from_failure)
+    }
+
+    /// Key_Record_Read (CSNBKRR, CSNBAKRR, CSNDKRR): the record's token. 8/30 no record.
+    pub fn key_record_read(&self, family: Family, key_label: &[u8]) -> Result<Vec<u8>, CcaError> {
+        self.key_store()?
+            .read(family, key_label)
+            .map_err(CcaError::from_failure)
+    }
+
+    /// Key_Record_Write (CSNBKRW, CSNBAKRW, CSNDKRW): rule array CHECK (default) or
+    /// OVERLAY. 8/30 no record, 8/44 CHECK over a token that is not null.
+    pub fn key_record_write(
+        &self,
+        family: Family,
+        rule_array: &[&str],
+        key_label: &[u8],
+        key_token: &[u8],
+    ) -> Result<(), CcaError> {
+        let mode = match one_keyword(rule_array, &["CHECK", "OVERLAY"])? {
+            Some("OVERLAY") => WriteMode::Overlay,
+            _ => WriteMode::Check,
+        };
+        self.key_store()?
+            .write(family, key_label, key_token, mode)
+            .map_err(CcaError::from_failure)
+    }
+
+    /// Key_Record_Delete (CSNBKRD, CSNBAKRD, CSNDKRD): rule array TOKEN-DL (default) or
+    /// LABEL-DL; the label may be a wildcard mask. Returns the codes: 0/0, or 4/158 when a
+    /// mask matched no record. 8/30 an exact label with no record.
+    pub fn key_record_delete(
+        &self,
+        family: Family,
+        rule_array: &[&str],
+        key_label: &[u8],
+    ) -> Result<Codes, CcaError> {
+        let mode = match one_keyword(rule_array, &["TOKEN-DL", "LABEL-DL"])? {
+            Some("LABEL-DL") => DeleteMode::Label,
+            _ => DeleteMode::Token,
+        };
+        let (_, notice) = self
+            .key_store()?
+            .delete(family, key_label, mode)
+            .map_err(CcaError::from_failure)?;
+        Ok(notice.map_or(Codes::OK, softcca_card::Notice::codes))
+    }
+
+    /// Key_Record_List (CSNBKRL, CSNBAKRL, CSNDKRL): writes the list file `KYRLTnnn.LST` of
+    /// the records matching the mask into the state directory and returns its full name
+    /// (IBM's `dataset_name`) with the matching labels.
+    pub fn key_record_list(
+        &self,
+        family: Family,
+        key_label: &[u8],
+    ) -> Result<(PathBuf, Vec<Label>), CcaError> {
+        let keys = self.key_store()?;
+        let labels = keys
+            .list(family, key_label)
+            .map_err(CcaError::from_failure)?;
+        let file = keys
+            .list_to_file(family, key_label)
+            .map_err(CcaError::from_failure)?;
+        Ok((file, labels))
     }
 
     /// Sends one request of the bus and returns the card's answer.
@@ -388,6 +504,22 @@ pub fn rule_array_of(keywords: &[&str]) -> Result<Vec<Element>, CcaError> {
         .iter()
         .map(|k| softcca_card::rules::element(k).ok_or(CcaError::from_failure(Failure::Keyword)))
         .collect()
+}
+
+/// The one optional keyword of a key-storage verb's rule array: 8/35 for more than one
+/// keyword, 8/33 for a keyword not in `allowed`.
+fn one_keyword<'a>(rule_array: &[&str], allowed: &[&'a str]) -> Result<Option<&'a str>, CcaError> {
+    let elements = rule_array_of(rule_array)?;
+    match elements.as_slice() {
+        [] => Ok(None),
+        [e] => allowed
+            .iter()
+            .find(|k| softcca_card::rules::element(k).as_ref() == Some(e))
+            .copied()
+            .map(Some)
+            .ok_or(CcaError::from_failure(Failure::Keyword)),
+        _ => Err(CcaError::from_failure(Failure::RuleArrayCount)),
+    }
 }
 
 fn single_bytes(r: VerbResponse) -> Result<Vec<u8>, CcaError> {

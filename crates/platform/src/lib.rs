@@ -9,6 +9,7 @@
 //! <home>/flash/card.state  the card's state (see softcca_card::state), replaced atomically
 //! <home>/flash/segment-*   firmware segment images
 //! <home>/bbram/storage.key the 32-byte storage key: the battery-backed RAM, kept apart
+//! <home>/keystore.db       host key storage (softcca_host::keystore), not the card's
 //! ```
 //!
 //! Files are replaced by write-to-temporary, fsync, rename, fsync of the directory, so a
