@@ -460,6 +460,18 @@ impl KeyStore {
         Ok(out)
     }
 
+    /// SQLite's `PRAGMA integrity_check` over the whole database: true when it reports "ok".
+    pub fn integrity_ok(&self) -> Result<bool, Failure> {
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| Failure::KeyStorageUnavailable)?;
+        let report: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(sql_failure)?;
+        Ok(report == "ok")
+    }
+
     /// Key Record Create: a record labelled `label` holding `token`, or the family's null
     /// token when `token` is empty. 8/32 bad label, 8/43 bad token length, 8/44 duplicate.
     pub fn create(&self, family: Family, label: &[u8], token: &[u8]) -> Result<(), Failure> {

@@ -276,6 +276,33 @@ fn create_read_write_delete_and_codes() {
 }
 
 #[test]
+fn null_tokens() {
+    assert!(Family::Des.is_null(&[0; 64]));
+    // Key Import may leave an encrypted single key at 16–31 of a null DES token.
+    let mut des = [0u8; 64];
+    des[16..24].copy_from_slice(&[0xA5; 8]);
+    assert!(Family::Des.is_null(&des));
+    des[40] = 1;
+    assert!(!Family::Des.is_null(&des));
+    assert!(!Family::Des.is_null(&des_token(0)));
+    assert!(Family::Aes.is_null(&[0; 64]));
+    assert!(Family::Aes.is_null(&NULL_VARIABLE_TOKEN));
+    assert!(!Family::Aes.is_null(&[1; 64]));
+    assert!(Family::Pka.is_null(&NULL_VARIABLE_TOKEN));
+    assert!(!Family::Pka.is_null(&[0; 64]));
+    assert_eq!(Family::Pka.null_token(), NULL_VARIABLE_TOKEN);
+
+    // CHECK writes over such a DES null token.
+    let (_dir, ks) = store();
+    let mut imported = [0u8; 64];
+    imported[16..24].copy_from_slice(&[0x5A; 8]);
+    ks.create(Family::Des, b"IMPORTED", &imported).unwrap();
+    ks.write(Family::Des, b"IMPORTED", &des_token(3), WriteMode::Check)
+        .unwrap();
+    assert_eq!(ks.read(Family::Des, b"IMPORTED").unwrap(), des_token(3));
+}
+
+#[test]
 fn wildcard_delete_and_list() {
     let (dir, ks) = store();
     for l in ["PAY.K1", "PAY.K2", "PAY.X1", "HR.K1", "PAY.K3.OLD"] {
@@ -563,6 +590,14 @@ fn acknowledged_records_survive_kill_9() {
 
         // Every acknowledged record is present and intact; no record is torn.
         let ks = KeyStore::open_file(&db).unwrap();
+        assert!(
+            ks.integrity_ok().unwrap(),
+            "database damaged after round {round}"
+        );
+        eprintln!(
+            "round {round}: killed after {seen} lines; {} records acknowledged so far",
+            acknowledged.len()
+        );
         for &(r, i) in &acknowledged {
             let label = format!("R{r}.K{i}");
             assert_eq!(
