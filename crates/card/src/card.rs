@@ -35,7 +35,7 @@ use crate::attest::{AttestError, Certificate, DeviceKey, SignedStatus};
 use crate::error::{Codes, Failure, Notice};
 use crate::factory::Factory;
 use crate::firmware::Image;
-use crate::mk::{Class, NewState, Register, verification_pattern};
+use crate::mk::{Class, MasterKey, NewState, Register, verification_pattern};
 use crate::model::{Identity, Model, serial_from_random};
 use crate::platform::{BatteryRam, Clock, Flash, Platform};
 use crate::rng::{CardRng, RngFault};
@@ -502,6 +502,8 @@ impl Card {
             "CSUACFC" => verbs::facility::csuacfc(self, rules, params),
             "CSUACFQ" => verbs::facility::csuacfq(self, rules, params),
             "CSUACFV" => verbs::facility::csuacfv(self, rules, params),
+            "CSNBCKI" => verbs::import::csnbcki(self, rules, params),
+            "CSNBCKM" => verbs::import::csnbckm(self, rules, params),
             "CSNBMKP" => verbs::mkp::csnbmkp(self, rules, params),
             "CSNBOWH" => verbs::hash::csnbowh(self, rules, params),
             "CSNBRNG" => verbs::random::csnbrng(self, rules, params),
@@ -866,6 +868,22 @@ impl Card {
         let regs = self.registers_read();
         let r = &regs[class.index()];
         (r.new_state(), r.current.is_some(), r.old.is_some())
+    }
+
+    /// Runs `f` with the current master key of `class`, holding the register read lock only
+    /// for the call: a verb wraps a key under exactly the key a concurrent SET would replace,
+    /// never a torn one. No current key: 12/764.
+    pub(crate) fn with_current_master_key<T>(
+        &self,
+        class: Class,
+        f: impl FnOnce(&MasterKey) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        let regs = self.registers_read();
+        let mk = regs[class.index()]
+            .current
+            .as_ref()
+            .ok_or(Failure::MasterKeyNotLoaded)?;
+        f(mk)
     }
 
     /// Verification patterns of NEW (when full), CURRENT and OLD.

@@ -131,6 +131,11 @@ pub enum Failure {
     /// its timeout, or damaged); nothing changed. 16/336, as [`Failure::StateNotCommitted`]:
     /// IBM documents no narrower code for a key-storage I/O error.
     KeyStorageUnavailable,
+    /// A key token's control vector is not a DATA key's where the verb accepts only DATA
+    /// keys (the target token of Clear_Key_Import and Multiple_Clear_Key_Import). 8/31: "The
+    /// control vector did not specify a DATA key" (CCA254 Fig. A-4, p=364;
+    /// `/work/shared/docs/CCA-FACTS-symmetric.md` §7).
+    NotDataKey,
 }
 
 impl Failure {
@@ -163,6 +168,7 @@ impl Failure {
             Failure::LabelExists => Codes::new(8, 44),
             Failure::RecordNotNull => Codes::new(8, 44),
             Failure::KeyStorageUnavailable => Codes::new(16, 336),
+            Failure::NotDataKey => Codes::new(8, 31),
         }
     }
 }
@@ -192,6 +198,11 @@ pub enum Notice {
     /// not process any key records", IBM Docs "CCA for Linux", reason codes for return
     /// code 4, lxcc/wskc_r_retcode4reasoncodes.html).
     NoRecordsProcessed,
+    /// A clear DES key given to a verb has a byte without odd parity; the verb did its work
+    /// with the key as given. 0/2 (IBM Docs "CCA for Linux", reason codes for return code 0:
+    /// "the key does not have odd parity"; Clear Key Import, lxcc/wskc_r_cki.html: "returns a
+    /// warning value in the reason_code parameter. This verb does not adjust the parity").
+    KeyParity,
 }
 
 impl Notice {
@@ -202,6 +213,7 @@ impl Notice {
             Notice::MasterKeyDuplicateThirds => Codes::new(0, 701),
             Notice::ControlVectorParity => Codes::new(4, 166),
             Notice::NoRecordsProcessed => Codes::new(4, 158),
+            Notice::KeyParity => Codes::new(0, 2),
         }
     }
 }
@@ -210,7 +222,7 @@ impl Notice {
 mod tests {
     use super::*;
 
-    const ALL: [Failure; 26] = [
+    const ALL: [Failure; 27] = [
         Failure::RuleArrayCount,
         Failure::Keyword,
         Failure::KeywordCombination,
@@ -237,6 +249,7 @@ mod tests {
         Failure::LabelExists,
         Failure::RecordNotNull,
         Failure::KeyStorageUnavailable,
+        Failure::NotDataKey,
     ];
 
     #[test]
@@ -261,5 +274,7 @@ mod tests {
         assert_eq!(Failure::LabelFormat.codes(), Codes::new(8, 32));
         assert_eq!(Failure::LabelExists.codes(), Codes::new(8, 44));
         assert_eq!(Notice::NoRecordsProcessed.codes(), Codes::new(4, 158));
+        assert_eq!(Failure::NotDataKey.codes(), Codes::new(8, 31));
+        assert_eq!(Notice::KeyParity.codes(), Codes::new(0, 2));
     }
 }

@@ -401,6 +401,50 @@ impl Cca {
         Ok(Codes::new(r.return_code, r.reason_code))
     }
 
+    /// Clear_Key_Import (CSNBCKI): enciphers an 8-byte clear DES key under the current SYM
+    /// master key as a single-length DATA key. `target_key_identifier` is a 64-byte null token
+    /// or an internal DATA token; the new internal token is returned with the codes (0/2 when
+    /// the key lacks odd parity: IBM does not adjust it).
+    pub fn clear_key_import(
+        &self,
+        clear_key: &[u8],
+        target_key_identifier: &[u8],
+    ) -> Result<(Vec<u8>, Codes), CcaError> {
+        let r = self.verb(
+            "CSNBCKI",
+            &[],
+            vec![
+                Param::Bytes(clear_key.to_vec()),
+                Param::Bytes(target_key_identifier.to_vec()),
+            ],
+        )?;
+        let codes = Codes::new(r.return_code, r.reason_code);
+        Ok((single_bytes(r)?, codes))
+    }
+
+    /// Multiple_Clear_Key_Import (CSNBCKM): enciphers a clear DATA key under the current
+    /// master key: DES (default; 8, 16 or 24 bytes, under the SYM master key with the default
+    /// DATA control vector) or AES (16, 24 or 32 bytes, under the AES master key).
+    /// `key_identifier` is a 64-byte null token or an internal DATA token of the algorithm.
+    /// Returns the internal token and the codes (0/2 for a DES key without odd parity).
+    pub fn multiple_clear_key_import(
+        &self,
+        rule_array: &[&str],
+        clear_key: &[u8],
+        key_identifier: &[u8],
+    ) -> Result<(Vec<u8>, Codes), CcaError> {
+        let r = self.verb(
+            "CSNBCKM",
+            rule_array,
+            vec![
+                Param::Bytes(clear_key.to_vec()),
+                Param::Bytes(key_identifier.to_vec()),
+            ],
+        )?;
+        let codes = Codes::new(r.return_code, r.reason_code);
+        Ok((single_bytes(r)?, codes))
+    }
+
     /// One_Way_Hash (CSNBOWH): hashes `text` with the method of the rule array (MD5,
     /// RPMD-160, SHA-1, SHA-224, SHA-256, SHA-384, SHA-512, SHA3-224, SHA3-256, SHA3-384,
     /// SHA3-512) and the chaining flag (ONLY by default, FIRST, MIDDLE, LAST).
