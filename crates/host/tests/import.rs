@@ -1,0 +1,69 @@
+//! The host library's Clear_Key_Import and Multiple_Clear_Key_Import methods against an
+//! embedded card: the parameter blocks they build are the ones the card expects.
+
+use std::sync::Arc;
+
+use softcca_card::mk::Class;
+use softcca_card::platform::{MemoryBatteryRam, MemoryFlash, Platform, SystemClock};
+use softcca_card::rng::insecure_test_sources::CountingSource;
+use softcca_card::tokens::aes::AesToken;
+use softcca_card::tokens::des::DesToken;
+use softcca_card::{Card, Codes, Model};
+use softcca_host::Cca;
+
+fn memory_card(seed: u64) -> Arc<Card> {
+    let platform = Platform {
+        entropy: Box::new(CountingSource::new(seed)),
+        clock: Box::new(SystemClock),
+        flash: Box::new(MemoryFlash::default()),
+        bbram: Box::new(MemoryBatteryRam::default()),
+    };
+    Arc::new(
+        Card::power_on(platform, Some(Model::Ibm4767))
+            .expect("power on")
+            .0,
+    )
+}
+
+#[test]
+fn clear_key_imports_through_the_host_library() {
+    let card = memory_card(7);
+    let cca = Cca::with_card(Arc::clone(&card));
+    let null = [0u8; 64];
+    let err = cca
+        .clear_key_import(&[0x01; 8], &null)
+        .expect_err("no master key yet");
+    assert_eq!(err.codes, Codes::new(12, 764));
+
+    for class in ["SYM-MK", "AES-MK"] {
+        let len = if class == "SYM-MK" { 24 } else { 32 };
+        cca.master_key_process(&[class, "RANDOM"], &[])
+            .or_else(|_| {
+                cca.master_key_process(&[class, "FIRST"], &vec![0x5B; len])?;
+                cca.master_key_process(&[class, "LAST"], &vec![0xC4; len])
+            })
+            .expect("a new master key");
+        cca.master_key_process(&[class, "SET"], &[]).expect("SET");
+    }
+
+    let (token, codes) = cca.clear_key_import(&[0x01; 8], &null).expect("CSNBCKI");
+    assert_eq!(codes, Codes::new(0, 0));
+    let DesToken::Internal(t) = DesToken::parse(&token).expect("parses") else {
+        panic!("internal DES token expected");
+    };
+    assert_eq!(Some(t.mkvp), card.verification_patterns(Class::Sym)[1]);
+
+    let (_, codes) = cca
+        .multiple_clear_key_import(&["DES"], &[0x03; 16], &null)
+        .expect("CSNBCKM DES");
+    assert_eq!(codes, Codes::new(0, 2), "0x03 bytes lack odd parity");
+
+    let (token, codes) = cca
+        .multiple_clear_key_import(&["AES"], &[0x02; 32], &null)
+        .expect("CSNBCKM AES");
+    assert_eq!(codes, Codes::new(0, 0));
+    assert!(matches!(
+        AesToken::parse(&token).expect("parses"),
+        AesToken::Internal(_)
+    ));
+}
