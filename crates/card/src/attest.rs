@@ -216,6 +216,18 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Appends the closing field every signed format here ends with — a u16 length (1..=`max`)
+/// and the signature — the inverse of [`Reader::final_signature`]. `None` if the signature is
+/// empty or too long.
+pub(crate) fn put_final_signature(out: &mut Vec<u8>, signature: &[u8], max: usize) -> Option<()> {
+    if signature.is_empty() {
+        return None;
+    }
+    put_u16_len(out, signature.len(), max).ok()?;
+    out.extend_from_slice(signature);
+    Some(())
+}
+
 /// True for a string of printable ASCII (0x20..=0x7E) characters.
 pub(crate) fn is_printable(s: &[u8]) -> bool {
     s.iter().all(|b| (0x20..=0x7e).contains(b))
@@ -495,12 +507,8 @@ impl Certificate {
     /// empty signature).
     pub fn to_bytes(&self) -> Result<Vec<u8>, AttestError> {
         let mut out = self.tbs()?;
-        if self.signature.is_empty() {
-            return Err(AttestError::Malformed("signature length"));
-        }
-        put_u16_len(&mut out, self.signature.len(), MAX_EC_SIGNATURE_LEN)
-            .map_err(|_| AttestError::Malformed("signature length"))?;
-        out.extend_from_slice(&self.signature);
+        put_final_signature(&mut out, &self.signature, MAX_EC_SIGNATURE_LEN)
+            .ok_or(AttestError::Malformed("signature length"))?;
         Ok(out)
     }
 
@@ -787,12 +795,8 @@ impl SignedStatus {
     /// `message ‖ u16 signature length ‖ signature`.
     pub fn to_bytes(&self) -> Result<Vec<u8>, AttestError> {
         let mut out = Self::message(&self.nonce, &self.fields)?;
-        if self.signature.is_empty() {
-            return Err(AttestError::Malformed("signature length"));
-        }
-        put_u16_len(&mut out, self.signature.len(), MAX_RSA_SIGNATURE_LEN)
-            .map_err(|_| AttestError::Malformed("signature length"))?;
-        out.extend_from_slice(&self.signature);
+        put_final_signature(&mut out, &self.signature, MAX_RSA_SIGNATURE_LEN)
+            .ok_or(AttestError::Malformed("signature length"))?;
         Ok(out)
     }
 

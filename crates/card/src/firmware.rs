@@ -29,7 +29,8 @@ use std::fmt;
 use aws_lc_rs::digest;
 
 use crate::attest::{
-    AttestError, MAX_EC_SIGNATURE_LEN, PublicKey, Reader, is_printable, put_u16_len,
+    AttestError, MAX_EC_SIGNATURE_LEN, PublicKey, Reader, is_printable, put_final_signature,
+    put_u16_len,
 };
 
 /// Image magic.
@@ -190,12 +191,8 @@ impl Image {
     /// empty signature).
     pub fn to_bytes(&self) -> Result<Vec<u8>, FirmwareError> {
         let mut out = self.signed_bytes()?;
-        if self.signature.is_empty() {
-            return Err(FirmwareError::Malformed("signature length"));
-        }
-        put_u16_len(&mut out, self.signature.len(), MAX_EC_SIGNATURE_LEN)
-            .map_err(|_| FirmwareError::Malformed("signature length"))?;
-        out.extend_from_slice(&self.signature);
+        put_final_signature(&mut out, &self.signature, MAX_EC_SIGNATURE_LEN)
+            .ok_or(FirmwareError::Malformed("signature length"))?;
         Ok(out)
     }
 
