@@ -103,6 +103,19 @@ pub struct Platform {
     pub bbram: Box<dyn BatteryRam>,
 }
 
+impl Platform {
+    /// A throw-away card's platform: the given entropy and clock, flash and battery-backed RAM
+    /// in memory (lost with the process). For tests and single-use embedded cards.
+    pub fn in_memory(entropy: Box<dyn EntropySource>, clock: Box<dyn Clock>) -> Platform {
+        Platform {
+            entropy,
+            clock,
+            flash: Box::new(MemoryFlash::default()),
+            bbram: Box::new(MemoryBatteryRam::default()),
+        }
+    }
+}
+
 impl std::fmt::Debug for Platform {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Platform").finish_non_exhaustive()

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use softcca_card::Card;
 use softcca_card::Model;
-use softcca_card::platform::{MemoryBatteryRam, MemoryFlash, Platform, SystemClock};
+use softcca_card::platform::{Platform, SystemClock};
 use softcca_card::rng::insecure_test_sources::CountingSource;
 use softcca_wire::{
     self as wire, FrameKind, HEADER_LEN, Header, MAX_BODY, Op, Param, PingRequest, RequestBody,
@@ -26,12 +26,7 @@ const IO_TIMEOUT: Duration = Duration::from_secs(10);
 // ---------------------------------------------------------------------------------------------
 
 fn memory_card(seed: u64) -> Card {
-    let platform = Platform {
-        entropy: Box::new(CountingSource::new(seed)),
-        clock: Box::new(SystemClock),
-        flash: Box::new(MemoryFlash::default()),
-        bbram: Box::new(MemoryBatteryRam::default()),
-    };
+    let platform = Platform::in_memory(Box::new(CountingSource::new(seed)), Box::new(SystemClock));
     Card::power_on(platform, Some(Model::Ibm4767))
         .expect("power on")
         .0

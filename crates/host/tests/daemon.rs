@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use softcca_card::platform::{MemoryBatteryRam, MemoryFlash, Platform, SystemClock};
+use softcca_card::platform::{Platform, SystemClock};
 use softcca_card::rng::insecure_test_sources::CountingSource;
 use softcca_card::{Card, Codes, Model};
 use softcca_host::{Cca, CcaError, OpenError, TransportError};
@@ -17,12 +17,7 @@ use softcca_host::{Cca, CcaError, OpenError, TransportError};
 const HANG_GUARD: Duration = Duration::from_secs(60);
 
 fn memory_card(seed: u64) -> Arc<Card> {
-    let platform = Platform {
-        entropy: Box::new(CountingSource::new(seed)),
-        clock: Box::new(SystemClock),
-        flash: Box::new(MemoryFlash::default()),
-        bbram: Box::new(MemoryBatteryRam::default()),
-    };
+    let platform = Platform::in_memory(Box::new(CountingSource::new(seed)), Box::new(SystemClock));
     Arc::new(
         Card::power_on(platform, Some(Model::Ibm4767))
             .expect("power on")
