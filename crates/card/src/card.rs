@@ -886,6 +886,18 @@ impl Card {
         f(mk)
     }
 
+    /// Runs `f` with the CURRENT and OLD master keys of `class` under one read lock, for
+    /// deciphering a key token under whichever of them its MKVP names.
+    pub(crate) fn with_master_keys<T>(
+        &self,
+        class: Class,
+        f: impl FnOnce(Option<&MasterKey>, Option<&MasterKey>) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        let regs = self.registers_read();
+        let r = &regs[class.index()];
+        f(r.current.as_ref(), r.old.as_ref())
+    }
+
     /// Verification patterns of NEW (when full), CURRENT and OLD.
     pub fn verification_patterns(&self, class: Class) -> [Option<[u8; 8]>; 3] {
         let regs = self.registers_read();

@@ -136,6 +136,15 @@ pub enum Failure {
     /// control vector did not specify a DATA key" (CCA254 Fig. A-4, p=364;
     /// `/work/shared/docs/CCA-FACTS-symmetric.md` §7).
     NotDataKey,
+    /// A key's control vector (or, for AES and HMAC tokens, its key-usage fields) does not
+    /// permit what the verb was asked to do with it: a DATA key asked to MAC, an ENCIPHER key
+    /// asked to decipher, an EXPORTER asked to import. 8/39: "A control vector violation
+    /// occurred. Check all control vectors employed with the verb. For security reasons, no
+    /// detail is provided" (CCA254 Fig. A-4, p=364).
+    ControlVector,
+    /// The `key_form` keyword is not valid for the verb or the key type. 8/41 ("The keyword
+    /// supplied with the key_form parameter is not valid", CCA254 Fig. A-4, p=364).
+    KeyForm,
 }
 
 impl Failure {
@@ -169,6 +178,8 @@ impl Failure {
             Failure::RecordNotNull => Codes::new(8, 44),
             Failure::KeyStorageUnavailable => Codes::new(16, 336),
             Failure::NotDataKey => Codes::new(8, 31),
+            Failure::ControlVector => Codes::new(8, 39),
+            Failure::KeyForm => Codes::new(8, 41),
         }
     }
 }
@@ -203,6 +214,13 @@ pub enum Notice {
     /// "the key does not have odd parity"; Clear Key Import, lxcc/wskc_r_cki.html: "returns a
     /// warning value in the reason_code parameter. This verb does not adjust the parity").
     KeyParity,
+    /// A key enciphered under the old master key was used; the verb did its work. 0/10001
+    /// ("A key encrypted under the old master key was used", IBM Docs "CCA for Linux", reason
+    /// codes for return code 0).
+    OldMasterKey,
+    /// A verification verb (MAC_Verify, HMAC_Verify) found that the value does not verify.
+    /// 4/1 ("The verification test failed", CCA254 Fig. A-3, p=363).
+    VerificationFailed,
 }
 
 impl Notice {
@@ -214,6 +232,8 @@ impl Notice {
             Notice::ControlVectorParity => Codes::new(4, 166),
             Notice::NoRecordsProcessed => Codes::new(4, 158),
             Notice::KeyParity => Codes::new(0, 2),
+            Notice::OldMasterKey => Codes::new(0, 10001),
+            Notice::VerificationFailed => Codes::new(4, 1),
         }
     }
 }
@@ -222,7 +242,7 @@ impl Notice {
 mod tests {
     use super::*;
 
-    const ALL: [Failure; 27] = [
+    const ALL: &[Failure] = &[
         Failure::RuleArrayCount,
         Failure::Keyword,
         Failure::KeywordCombination,
@@ -250,11 +270,13 @@ mod tests {
         Failure::RecordNotNull,
         Failure::KeyStorageUnavailable,
         Failure::NotDataKey,
+        Failure::ControlVector,
+        Failure::KeyForm,
     ];
 
     #[test]
     fn failures_never_report_success() {
-        for f in ALL {
+        for &f in ALL {
             assert!(f.codes().return_code >= 8, "{f:?}");
         }
     }

@@ -14,6 +14,7 @@
 
 pub mod client;
 pub mod keystore;
+mod labels;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -324,7 +325,32 @@ impl Cca {
     /// Sends one verb's parameter block as it is and returns the card's answer. A card that
     /// cannot be reached answers 12/338, as IBM's library does when the coprocessor is not
     /// available. This is the door the C library uses; Rust callers want the verb methods.
-    pub fn call(&self, request: VerbRequest) -> VerbResponse {
+    ///
+    /// A key label given where the verb takes a key identifier is resolved first: the token
+    /// of its record goes to the card, and an identifier the verb updates is written back to
+    /// the record when the verb completes (see [`labels`]).
+    pub fn call(&self, mut request: VerbRequest) -> VerbResponse {
+        if !labels::has_labels(&request) {
+            return self.send(request);
+        }
+        let keys = match self.key_store() {
+            Ok(k) => k,
+            Err(e) => return codes_response(e.codes),
+        };
+        let resolved = match labels::resolve(&keys, &mut request) {
+            Ok(r) => r,
+            Err(f) => return failure_response(f),
+        };
+        let response = self.send(request);
+        if response.return_code < 8
+            && let Err(f) = labels::write_back(&keys, &resolved, &response.outputs)
+        {
+            return failure_response(f);
+        }
+        response
+    }
+
+    fn send(&self, request: VerbRequest) -> VerbResponse {
         match &self.transport {
             Transport::Embedded { card, .. } => card.execute(&request),
             Transport::Daemon(c) => match c.call(&RequestBody::Verb(request)) {
@@ -574,7 +600,10 @@ fn single_bytes(r: VerbResponse) -> Result<Vec<u8>, CcaError> {
 }
 
 fn failure_response(f: Failure) -> VerbResponse {
-    let codes = f.codes();
+    codes_response(f.codes())
+}
+
+fn codes_response(codes: Codes) -> VerbResponse {
     VerbResponse {
         return_code: codes.return_code,
         reason_code: codes.reason_code,

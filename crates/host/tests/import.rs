@@ -62,3 +62,57 @@ fn clear_key_imports_through_the_host_library() {
         AesToken::Internal(_)
     ));
 }
+
+/// A key label in place of the target token: the host library reads the record, the card
+/// fills the token, and the library writes it back to the record.
+#[test]
+fn clear_key_import_into_a_labelled_record() {
+    let card = memory_card(9);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = softcca_host::KeyStore::open(dir.path()).expect("key storage");
+    let cca = Cca::with_card(Arc::clone(&card)).with_key_store(keys);
+    for (class, len) in [("SYM-MK", 24), ("AES-MK", 32)] {
+        cca.master_key_process(&[class, "FIRST"], &vec![0x5B; len])
+            .expect("FIRST");
+        cca.master_key_process(&[class, "LAST"], &vec![0xC4; len])
+            .expect("LAST");
+        cca.master_key_process(&[class, "SET"], &[]).expect("SET");
+    }
+    let mut label = [b' '; 64];
+    label[..12].copy_from_slice(b"APP.DATA.KEY");
+
+    // No record yet: 8/30, and nothing is created.
+    let err = cca
+        .clear_key_import(&[0x01; 8], &label)
+        .expect_err("no record");
+    assert_eq!(err.codes, Codes::new(8, 30));
+
+    use softcca_host::Family;
+    cca.key_record_create(Family::Des, &label, &[])
+        .expect("CSNBKRC");
+    let (token, _) = cca.clear_key_import(&[0x01; 8], &label).expect("CSNBCKI");
+    assert_eq!(
+        cca.key_record_read(Family::Des, &label).expect("read"),
+        token,
+        "the record holds the new token"
+    );
+
+    // AES goes to AES key storage.
+    cca.key_record_create(Family::Aes, &label, &[])
+        .expect("CSNBAKRC");
+    let (token, _) = cca
+        .multiple_clear_key_import(&["AES"], &[0x02; 16], &label)
+        .expect("CSNBCKM AES");
+    assert_eq!(
+        cca.key_record_read(Family::Aes, &label).expect("read"),
+        token
+    );
+
+    // A badly formed label: 8/32, nothing reaches the card.
+    let mut bad = [b' '; 64];
+    bad[..9].copy_from_slice(b"9BAD.NAME");
+    let err = cca
+        .clear_key_import(&[0x01; 8], &bad)
+        .expect_err("bad label");
+    assert_eq!(err.codes, Codes::new(8, 32));
+}

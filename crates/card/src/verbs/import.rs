@@ -50,8 +50,9 @@
 //! - The input token: a null token, or an internal DATA token of the algorithm (its fields,
 //!   CV included, are not carried over: the output is built fresh). A DES internal token of
 //!   another key type is 8/31; an external DES token 8/47; a malformed token the parser's code
-//!   (8/43, 8/47, 8/49, 8/29); a key label (first byte X'20'–X'FE') 8/2 until key storage
-//!   exists.
+//!   (8/43, 8/47, 8/49, 8/29). A key label is resolved by the host library, which sends the
+//!   record's token and writes the new token back to the record; a label that reaches the
+//!   card anyway is 8/47.
 //! - Wrapping: USECONFG is softcca's configured default, WRAP-ECB (IBM's default, "DES key
 //!   usage restrictions"). WRAP-ENH, WRAPENH2, WRAPENH3 and ENH-ONLY are recognized and
 //!   answered 8/2 for DES until the enhanced methods exist. With AES, USECONFG and WRAP-ENH
@@ -66,7 +67,8 @@ use crate::mk::Class;
 use crate::rules::{self, Grammar, Group};
 use crate::tokens::aes::AesToken;
 use crate::tokens::des::{DesFields, DesToken};
-use crate::tokens::{KeyLength, TOKEN_LEN, cv, wrap};
+use crate::tokens::{KeyLength, cv, wrap};
+use crate::verbs::keys::is_label;
 use crate::verbs::{Params, Reply};
 
 const CKM: Grammar = Grammar {
@@ -156,11 +158,6 @@ fn import_des(card: &Card, clear: &[u8], length: KeyLength) -> Result<Reply, Fai
     })
 }
 
-/// A 64-byte identifier whose first byte is X'20'–X'FE' names a key-storage record.
-fn is_label(bytes: &[u8]) -> bool {
-    bytes.len() == TOKEN_LEN && bytes.first().is_some_and(|b| (0x20..=0xFE).contains(b))
-}
-
 fn is_data(fields: &DesFields) -> bool {
     // A zero CV (version X'01' double/triple DATA, or a zero-CV single key) is a DATA key.
     (fields.cv_left == [0; 8] && fields.cv_right == [0; 8])
@@ -170,7 +167,7 @@ fn is_data(fields: &DesFields) -> bool {
 /// The DES target token: null, or an internal DATA token.
 fn check_des_target(bytes: &[u8]) -> Result<(), Failure> {
     if is_label(bytes) {
-        return Err(Failure::NotSupported);
+        return Err(Failure::KeyTokenInvalid);
     }
     match DesToken::parse(bytes)? {
         DesToken::Null => Ok(()),
@@ -184,7 +181,7 @@ fn check_des_target(bytes: &[u8]) -> Result<(), Failure> {
 /// such token holds a DATA key).
 fn check_aes_target(bytes: &[u8]) -> Result<(), Failure> {
     if is_label(bytes) {
-        return Err(Failure::NotSupported);
+        return Err(Failure::KeyTokenInvalid);
     }
     AesToken::parse(bytes).map(|_| ())
 }

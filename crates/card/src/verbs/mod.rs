@@ -8,6 +8,7 @@
 pub(crate) mod facility;
 pub(crate) mod hash;
 pub(crate) mod import;
+pub(crate) mod keys;
 pub(crate) mod mkp;
 pub(crate) mod random;
 

@@ -1,0 +1,86 @@
+//! Operational keys as verbs receive them: a key identifier (an internal key token) turned
+//! into the clear key the card's engines use, with the token's fields kept for the
+//! key-separation checks.
+//!
+//! Key labels never reach the card: the host library reads the record from key storage and
+//! sends the token in the label's place (`softcca_host`'s label table). A 64-byte identifier
+//! whose first byte is a label character is therefore refused here as an unusable token.
+//!
+//! A token enciphered under the OLD master key works and turns the verb's answer into 0/10001
+//! ([`Notice::OldMasterKey`]); a token whose MKVP is neither CURRENT's nor OLD's is 8/24.
+
+#![allow(dead_code)] // The key verbs landing next use every item; remove then.
+
+use crate::card::Card;
+use crate::error::{Failure, Notice};
+use crate::mk::Class;
+use crate::tokens::aes::{AesToken, InternalAes};
+use crate::tokens::des::{DesToken, InternalDes};
+use crate::tokens::{ClearKey, MasterKeyUsed, TOKEN_LEN, wrap};
+
+/// A 64-byte identifier whose first byte is X'20'–X'FE' names a key-storage record.
+pub(crate) fn is_label(bytes: &[u8]) -> bool {
+    bytes.len() == TOKEN_LEN && bytes.first().is_some_and(|b| (0x20..=0xFE).contains(b))
+}
+
+/// The notice a verb reports after using a key deciphered under `used`.
+pub(crate) fn notice_for(used: MasterKeyUsed) -> Option<Notice> {
+    match used {
+        MasterKeyUsed::Current => None,
+        MasterKeyUsed::Old => Some(Notice::OldMasterKey),
+    }
+}
+
+/// An operational DES key: its internal token and the deciphered key.
+#[derive(Debug)]
+pub(crate) struct DesKey {
+    /// The parsed internal token (control vector, length, flags).
+    pub token: InternalDes,
+    /// The clear key (8, 16 or 24 bytes), zeroized on drop.
+    pub key: ClearKey,
+    /// Which master key deciphered it.
+    pub used: MasterKeyUsed,
+}
+
+/// An operational fixed-length AES key.
+#[derive(Debug)]
+pub(crate) struct AesKey {
+    /// The parsed internal token.
+    pub token: InternalAes,
+    /// The clear key (16, 24 or 32 bytes), zeroized on drop.
+    pub key: ClearKey,
+    /// Which master key deciphered it; `None` for a clear-key token.
+    pub used: Option<MasterKeyUsed>,
+}
+
+impl Card {
+    /// Parses `identifier` as an internal DES token and deciphers its key. A null token or an
+    /// external token is 8/47 (a verb that accepts external tokens parses them itself).
+    pub(crate) fn des_key(&self, identifier: &[u8]) -> Result<DesKey, Failure> {
+        if is_label(identifier) {
+            return Err(Failure::KeyTokenInvalid);
+        }
+        let token = match DesToken::parse(identifier)? {
+            DesToken::Internal(t) => t,
+            DesToken::Null | DesToken::External(_) => return Err(Failure::KeyTokenInvalid),
+        };
+        let (key, used) =
+            self.with_master_keys(Class::Sym, |cur, old| wrap::unwrap_des(&token, cur, old))?;
+        Ok(DesKey { token, key, used })
+    }
+
+    /// Parses `identifier` as an internal fixed-length AES token (version X'04') and deciphers
+    /// its key. A null token or a token with no key is 8/47.
+    pub(crate) fn aes_key(&self, identifier: &[u8]) -> Result<AesKey, Failure> {
+        if is_label(identifier) {
+            return Err(Failure::KeyTokenInvalid);
+        }
+        let token = match AesToken::parse(identifier)? {
+            AesToken::Internal(t) => t,
+            AesToken::Null => return Err(Failure::KeyTokenInvalid),
+        };
+        let (key, used) =
+            self.with_master_keys(Class::Aes, |cur, old| wrap::unwrap_aes(&token, cur, old))?;
+        Ok(AesKey { token, key, used })
+    }
+}
