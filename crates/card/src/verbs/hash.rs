@@ -60,9 +60,9 @@
 //!
 //! The check catches corruption, not forgery: anyone may compute a hash state, so the vector
 //! holds no secret. The compression functions are RustCrypto's `sha1::compress`,
-//! `sha2::compress256` and `sha2::compress512`; MD5's and RIPEMD-160's are written here (their
-//! crates do not export them) and checked against those crates and the published test
-//! vectors. Padding is applied here on ONLY and LAST.
+//! `sha2::compress256` and `sha2::compress512` (MD5 and RIPEMD-160 do not chain: their crates
+//! export no block function). Padding is applied here on LAST, checked against the libraries'
+//! digests and the published test vectors.
 //!
 //! Parameter block: rule array (1–2); params `[Bytes text, Bytes chaining_vector, Int
 //! hash_length]` → outputs `[Bytes chaining_vector (128), Bytes hash]`.
