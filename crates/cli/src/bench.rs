@@ -1,10 +1,16 @@
-//! `softcca bench`: round trips through the host library and the bus, measured, not tested.
+//! `softcca bench`: verbs through the host library and the bus, measured, not tested.
+//!
+//! Each workload runs its verb from N client threads for a fixed time and reports calls per
+//! second. A workload with cryptography also runs the same operation done directly by the
+//! crypto library the card uses, from the same number of threads, in the same run: the ratio
+//! of the two is what the card, the bus and the host library cost.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
+use softcca_host::Cca;
 
 use crate::Target;
 
@@ -19,80 +25,193 @@ pub struct BenchArgs {
     /// Seconds per measurement.
     #[arg(long, default_value_t = 5.0)]
     seconds: f64,
-    /// Bytes per CSNBRNGL call.
-    #[arg(long, default_value_t = 32)]
-    bytes: usize,
+    /// Bytes per call (text length, or random bytes for rngl), one measurement each
+    /// [default: the workload's own, e.g. 32 for rngl, 1 MiB for owh].
+    #[arg(long, value_delimiter = ',')]
+    bytes: Vec<usize>,
+    /// Skip the crypto library's own measurement.
+    #[arg(long)]
+    no_library: bool,
     #[command(flatten)]
     target: Target,
 }
 
-#[derive(ValueEnum, Debug, Clone, Copy)]
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 enum What {
     /// Random_Number_Generate_Long (CSNBRNGL) round trips.
     Rngl,
     /// Bus ping round trips (no verb).
     Ping,
+    /// One_Way_Hash (CSNBOWH) SHA-256, ONLY.
+    Owh,
+}
+
+impl What {
+    fn default_bytes(self) -> &'static [usize] {
+        match self {
+            What::Rngl | What::Ping => &[32],
+            What::Owh => &[1 << 20],
+        }
+    }
+}
+
+/// One operation, callable from many threads; `false` means it failed.
+type Op = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// What a workload measures: the verb through the card, and the library's own operation.
+struct Workload {
+    card: Op,
+    library: Option<Op>,
+}
+
+fn workload(what: What, cca: &Arc<Cca>, bytes: usize) -> Result<Workload, String> {
+    let text: Arc<Vec<u8>> = Arc::new((0..bytes).map(|i| (i * 7 + 1) as u8).collect());
+    Ok(match what {
+        What::Rngl => {
+            let cca = Arc::clone(cca);
+            Workload {
+                card: Arc::new(move || {
+                    cca.random_number_generate_long(&["RANDOM"], bytes)
+                        .is_ok_and(|r| r.len() == bytes)
+                }),
+                library: None,
+            }
+        }
+        What::Ping => {
+            let cca = Arc::clone(cca);
+            Workload {
+                card: Arc::new(move || cca.ping(b"bench").is_ok()),
+                library: None,
+            }
+        }
+        What::Owh => {
+            let (cca, t) = (Arc::clone(cca), Arc::clone(&text));
+            let expected = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &text);
+            let expected = expected.as_ref().to_vec();
+            check(
+                &cca.one_way_hash(&["SHA-256", "ONLY"], &text, &mut [0; 128], 32),
+                &expected,
+            )?;
+            Workload {
+                card: Arc::new(move || {
+                    cca.one_way_hash(&["SHA-256", "ONLY"], &t, &mut [0; 128], 32)
+                        .is_ok_and(|h| h.len() == 32)
+                }),
+                library: Some(Arc::new(move || {
+                    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &text)
+                        .as_ref()
+                        .len()
+                        == 32
+                })),
+            }
+        }
+    })
+}
+
+/// Checks a verb's first answer against the library's before measuring anything.
+fn check<E: std::fmt::Display>(got: &Result<Vec<u8>, E>, expected: &[u8]) -> Result<(), String> {
+    match got {
+        Ok(v) if v == expected => Ok(()),
+        Ok(_) => Err("the card's answer differs from the library's".into()),
+        Err(e) => Err(format!(
+            "the verb failed: {e} (a card without master keys answers 12/764: start it with \
+             `softcca serve --dev`)"
+        )),
+    }
+}
+
+/// Runs `op` from `threads` threads for `duration` after a warm-up; calls per second.
+fn measure(op: &Op, threads: usize, duration: Duration) -> Result<f64, String> {
+    let calls = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let failed = Arc::new(AtomicBool::new(false));
+    let mut handles = Vec::new();
+    for _ in 0..threads {
+        let (op, calls, stop, failed) = (
+            Arc::clone(op),
+            Arc::clone(&calls),
+            Arc::clone(&stop),
+            Arc::clone(&failed),
+        );
+        handles.push(std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if !op() {
+                    failed.store(true, Ordering::Relaxed);
+                    return;
+                }
+                calls.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    // Warm up, then count over the measured window only.
+    std::thread::sleep(Duration::from_millis(300));
+    let start_calls = calls.load(Ordering::Relaxed);
+    let start = Instant::now();
+    std::thread::sleep(duration);
+    let done = calls.load(Ordering::Relaxed) - start_calls;
+    let elapsed = start.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        let _ = h.join();
+    }
+    if failed.load(Ordering::Relaxed) {
+        return Err("a call failed during the benchmark".into());
+    }
+    Ok(done as f64 / elapsed)
 }
 
 pub fn run(args: BenchArgs) -> Result<(), String> {
     let cca = Arc::new(args.target.open()?);
     let duration = Duration::from_secs_f64(args.seconds.max(0.1));
+    let sizes = if args.bytes.is_empty() {
+        args.what.default_bytes().to_vec()
+    } else {
+        args.bytes.clone()
+    };
+    let name = format!("{:?}", args.what).to_lowercase();
     println!(
-        "{:<6} {:>8} {:>14} {:>12}",
-        "what", "threads", "calls/s", "us/call"
+        "{:<6} {:>8} {:>8} {:>12} {:>10} {:>10} {:>12} {:>10} {:>7}",
+        "what",
+        "bytes",
+        "threads",
+        "calls/s",
+        "us/call",
+        "MB/s",
+        "lib calls/s",
+        "lib MB/s",
+        "ratio"
     );
-    for &threads in &args.threads {
-        let threads = threads.max(1);
-        let calls = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let failed = Arc::new(AtomicBool::new(false));
-        let mut handles = Vec::new();
-        for _ in 0..threads {
-            let (cca, calls, stop, failed) = (
-                Arc::clone(&cca),
-                Arc::clone(&calls),
-                Arc::clone(&stop),
-                Arc::clone(&failed),
+    for &bytes in &sizes {
+        let w = workload(args.what, &cca, bytes)?;
+        for &threads in &args.threads {
+            let threads = threads.max(1);
+            let rate = measure(&w.card, threads, duration)?;
+            let lib = match (&w.library, args.no_library) {
+                (Some(op), false) => Some(measure(op, threads, duration)?),
+                _ => None,
+            };
+            let mbs = |r: f64| r * bytes as f64 / 1e6;
+            let (lib_rate, lib_mbs, ratio) = match lib {
+                Some(l) => (
+                    format!("{l:.0}"),
+                    format!("{:.1}", mbs(l)),
+                    format!("{:.3}", rate / l),
+                ),
+                None => ("-".into(), "-".into(), "-".into()),
+            };
+            println!(
+                "{:<6} {:>8} {:>8} {:>12.0} {:>10.2} {:>10.1} {:>12} {:>10} {:>7}",
+                name,
+                bytes,
+                threads,
+                rate,
+                threads as f64 * 1e6 / rate,
+                mbs(rate),
+                lib_rate,
+                lib_mbs,
+                ratio
             );
-            let (what, bytes) = (args.what, args.bytes);
-            handles.push(std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    let ok = match what {
-                        What::Rngl => cca
-                            .random_number_generate_long(&["RANDOM"], bytes)
-                            .is_ok_and(|r| r.len() == bytes),
-                        What::Ping => cca.ping(b"bench").is_ok(),
-                    };
-                    if !ok {
-                        failed.store(true, Ordering::Relaxed);
-                        return;
-                    }
-                    calls.fetch_add(1, Ordering::Relaxed);
-                }
-            }));
         }
-        // Warm up, then count over the measured window only.
-        std::thread::sleep(Duration::from_millis(300));
-        let start_calls = calls.load(Ordering::Relaxed);
-        let start = Instant::now();
-        std::thread::sleep(duration);
-        let done = calls.load(Ordering::Relaxed) - start_calls;
-        let elapsed = start.elapsed().as_secs_f64();
-        stop.store(true, Ordering::Relaxed);
-        for h in handles {
-            let _ = h.join();
-        }
-        if failed.load(Ordering::Relaxed) {
-            return Err("a call failed during the benchmark".into());
-        }
-        let rate = done as f64 / elapsed;
-        println!(
-            "{:<6} {:>8} {:>14.0} {:>12.2}",
-            format!("{:?}", args.what).to_lowercase(),
-            threads,
-            rate,
-            threads as f64 * 1e6 / rate
-        );
     }
     Ok(())
 }
