@@ -116,3 +116,35 @@ fn clear_key_import_into_a_labelled_record() {
         .expect_err("bad label");
     assert_eq!(err.codes, Codes::new(8, 32));
 }
+
+/// A verb that fails leaves the labelled record as it was: the write-back happens only after
+/// the card completed the verb.
+#[test]
+fn a_failed_verb_does_not_touch_the_record() {
+    use softcca_host::Family;
+    let card = memory_card(10);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = softcca_host::KeyStore::open(dir.path()).expect("key storage");
+    let cca = Cca::with_card(Arc::clone(&card)).with_key_store(keys);
+    cca.master_key_process(&["SYM-MK", "FIRST"], &[0x5B; 24])
+        .expect("FIRST");
+    cca.master_key_process(&["SYM-MK", "LAST"], &[0xC4; 24])
+        .expect("LAST");
+    cca.master_key_process(&["SYM-MK", "SET"], &[])
+        .expect("SET");
+    let mut label = [b' '; 64];
+    label[..8].copy_from_slice(b"APP.KEY1");
+    let (mut token, _) = cca.clear_key_import(&[0x01; 8], &[0; 64]).expect("CSNBCKI");
+    token[20] ^= 0x01; // the TVV no longer matches
+    cca.key_record_create(Family::Des, &label, &token)
+        .expect("CSNBKRC");
+    let err = cca
+        .clear_key_import(&[0x01; 8], &label)
+        .expect_err("damaged token in the record");
+    assert_eq!(err.codes, Codes::new(8, 29));
+    assert_eq!(
+        cca.key_record_read(Family::Des, &label).expect("read"),
+        token,
+        "the record is unchanged"
+    );
+}
