@@ -47,6 +47,7 @@ use crate::segments::{
 use crate::selftest::{self, Kat};
 use crate::sensors::Sensor;
 use crate::state::{self, Certificates, Persistent, STORAGE_KEY_LEN, StateError};
+use crate::verbs::held::HeldHashes;
 use crate::verbs::{self, Params, Reply};
 
 /// The device-driver status a card in the RNG-fault state reports (IBM FAQ, "What do CLU's
@@ -199,6 +200,7 @@ pub struct Card {
     public: Mutex<Public>,
     device_key: Mutex<Option<DeviceKey>>,
     storage: Mutex<Storage>,
+    held_hashes: HeldHashes,
 }
 
 impl std::fmt::Debug for Card {
@@ -328,6 +330,7 @@ impl Card {
                 certificates: persistent.certificates,
             }),
             device_key: Mutex::new(device_key),
+            held_hashes: HeldHashes::default(),
             storage: Mutex::new(Storage {
                 flash,
                 bbram,
@@ -373,6 +376,12 @@ impl Card {
             self.blocked.store(true, Ordering::Release);
         }
         self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.held_hashes.clear();
+    }
+
+    /// One_Way_Hash chains whose state the card holds (MD5, RIPEMD-160, SHA-3).
+    pub(crate) fn held_hashes(&self) -> &HeldHashes {
+        &self.held_hashes
     }
 
     /// Resets the card, as power-on, the device driver's reset command, the end of a code

@@ -84,9 +84,9 @@ const ALL: [&str; 11] = [
     "SHA3-384", "SHA3-512",
 ];
 const CHAINABLE: [&str; 5] = ["SHA-1", "SHA-224", "SHA-256", "SHA-384", "SHA-512"];
-/// ONLY-mode methods: SHA-3 (its state does not fit the vector) and MD5 / RIPEMD-160 (their
-/// libraries export no block function to carry across calls).
-const ONLY_MODE: [&str; 6] = [
+/// Methods whose chain state the card holds (SHA-3's state does not fit the vector; MD5's
+/// and RIPEMD-160's libraries expose no state): the vector carries a one-use handle.
+const HELD: [&str; 6] = [
     "MD5", "RPMD-160", "SHA3-224", "SHA3-256", "SHA3-384", "SHA3-512",
 ];
 
@@ -135,7 +135,8 @@ fn reference(m: &str, text: &[u8]) -> Vec<u8> {
         "SHA3-256" => aws(&digest::SHA3_256),
         "SHA3-384" => aws(&digest::SHA3_384),
         "SHA3-512" => aws(&digest::SHA3_512),
-        _ => Vec::new(),
+        "SHA3-224" => sha3::Sha3_224::digest(text).to_vec(),
+        other => panic!("no reference for {other}"),
     }
 }
 
@@ -307,7 +308,7 @@ fn one_million_a_through_chained_middle_calls() {
 fn chaining_equals_only_for_many_splits() {
     let card = card();
     let text: Vec<u8> = (0..5000u32).map(|i| (i * 7 + 3) as u8).collect();
-    for m in CHAINABLE {
+    for m in ALL {
         let only = ok(&card, &[m], &text, &[0u8; CV_LEN], 64).1;
         assert_eq!(only, reference(m, &text), "{m}");
         let b = block(m);
@@ -496,18 +497,54 @@ fn foreign_or_damaged_chaining_vectors() {
 }
 
 #[test]
-fn only_mode_methods_hash_only_whole_texts() {
+fn held_chains_are_used_once_and_end_with_a_reset() {
     let card = card();
-    for m in ONLY_MODE {
-        let text = vec![3u8; block(m)];
-        for flag in ["FIRST", "MIDDLE", "LAST"] {
-            refused(
-                &owh(&card, &[m, flag], &text, &[0u8; CV_LEN], 64),
-                (8, 2),
-                &format!("{m} {flag}"),
-            );
-        }
+    for m in HELD {
+        let text = vec![3u8; 3 * block(m)];
+        let (cv, h) = ok(&card, &[m, "FIRST"], &text[..block(m)], &[0u8; CV_LEN], 64);
+        assert_eq!(h, vec![0u8; digest_len(m)], "{m}: no intermediate value");
+        let (cv2, _) = ok(
+            &card,
+            &[m, "MIDDLE"],
+            &text[block(m)..2 * block(m)],
+            &cv,
+            64,
+        );
+        // The first vector was used: continuing from it again (a fork) is refused.
+        refused(
+            &owh(&card, &[m, "LAST"], &text[..1], &cv, 64),
+            (8, 72),
+            &format!("{m} reused vector"),
+        );
+        // Another method cannot continue it.
+        let other = if m == "MD5" { "RPMD-160" } else { "MD5" };
+        refused(
+            &owh(&card, &[other, "LAST"], &text[..1], &cv2, 64),
+            (8, 72),
+            &format!("{m} vector to {other}"),
+        );
+        let (_, h) = ok(&card, &[m, "LAST"], &text[2 * block(m)..], &cv2, 64);
+        assert_eq!(h, reference(m, &text), "{m}");
+        // LAST used it up.
+        refused(
+            &owh(&card, &[m, "LAST"], &text[..1], &cv2, 64),
+            (8, 72),
+            &format!("{m} after LAST"),
+        );
     }
+    // A reset drops the chains the card holds.
+    let (cv, _) = ok(&card, &["MD5", "FIRST"], &[1u8; 64], &[0u8; CV_LEN], 64);
+    card.reset();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while owh(&card, &["MD5"], b"x", &[0u8; CV_LEN], 64).return_code != 0 {
+        assert!(std::time::Instant::now() < deadline, "card ready again");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    refused(
+        &owh(&card, &["MD5", "LAST"], b"x", &cv, 64),
+        (8, 72),
+        "chain held across a reset",
+    );
 }
 
 #[test]

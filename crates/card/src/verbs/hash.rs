@@ -28,18 +28,21 @@
 //!
 //! - `hash_length` must be at least the digest size for ONLY and LAST, at least the size of
 //!   the intermediate value for FIRST and MIDDLE (SHA-1 20, SHA-224 and SHA-256 32, SHA-384
-//!   and SHA-512 64); less (or a negative value) is 8/72. The card
+//!   and SHA-512 64; the digest size for the methods whose chain the card holds); less (or a negative value) is 8/72. The card
 //!   returns exactly that many bytes; the host places them left-aligned in the caller's
 //!   field and leaves the rest of it alone.
 //! - The intermediate value returned in `hash` for FIRST and MIDDLE is the state words in the
 //!   method's own byte order (what the digest would be without padding and truncation).
+//! - Chaining SHA-1 and SHA-2 carries the state words through the vector, using the hash's
+//!   block function from a library (RustCrypto's `sha1` and `sha2` export theirs). Padding and
+//!   the length field of LAST are softcca's, checked against the libraries' digests in the
+//!   tests.
 //! - The SHA-3 methods keep a 200-byte Keccak state, which cannot travel in a 128-byte
-//!   vector: softcca hashes them with ONLY and answers FIRST, MIDDLE and LAST with 8/2.
-//! - Chaining carries the state words through the vector, so it needs the hash's block
-//!   function from a library: RustCrypto's `sha1` and `sha2` export theirs; `md-5` and
-//!   `ripemd` do not, and softcca writes no hash primitive of its own, so MD5 and RPMD-160
-//!   are ONLY-mode for now and FIRST, MIDDLE and LAST answer 8/2. Padding and the length
-//!   field of LAST are softcca's, checked against the libraries' digests in the tests.
+//!   vector, and the `md-5` and `ripemd` crates expose no state to carry (softcca writes no
+//!   hash primitive of its own). For MD5, RPMD-160 and SHA3-* the card holds the library's
+//!   hasher between calls and the vector carries a one-use handle to it
+//!   ([`held`](super::held): the rules and bounds are written there). Their FIRST and MIDDLE
+//!   return zeros of the digest's length in `hash`: there is no intermediate value to show.
 //! - A MIDDLE or LAST vector that this card did not write for the same method (zeroed,
 //!   altered, from another method) is 8/72 ([`Failure::ChainingVector`]).
 //! - The vector returned: ONLY returns it as it came; FIRST and MIDDLE write the layout
@@ -51,10 +54,10 @@
 //! |---|---|---|
 //! | 0 | 4 | magic `SCOH` |
 //! | 4 | 1 | layout version, 1 |
-//! | 5 | 1 | method: 1 MD5, 2 RPMD-160, 3 SHA-1, 4 SHA-224, 5 SHA-256, 6 SHA-384, 7 SHA-512 |
+//! | 5 | 1 | method: 1 MD5, 2 RPMD-160, 3 SHA-1, 4 SHA-224, 5 SHA-256, 6 SHA-384, 7 SHA-512, 8–11 SHA3-224/256/384/512 |
 //! | 6 | 2 | zero |
 //! | 8 | 16 | bytes hashed so far (a multiple of the block size) |
-//! | 24 | 64 | the state words, each big-endian, zero after the method's words |
+//! | 24 | 64 | the state words, each big-endian, zero after the method's words; for a chain the card holds, the 16-byte handle, then zeros |
 //! | 88 | 32 | zero |
 //! | 120 | 8 | check: the first 8 bytes of SHA-256(`softcca CSNBOWH chaining vector v1` ‖ bytes 0–119) |
 //!
@@ -75,6 +78,7 @@ use sha3::Digest;
 use crate::card::Card;
 use crate::error::Failure;
 use crate::rules::{self, Grammar, Group};
+use crate::verbs::held::Held;
 use crate::verbs::{Params, Reply};
 
 /// The length IBM requires of the chaining vector.
@@ -189,7 +193,10 @@ impl Method {
             Method::Sha256 => 5,
             Method::Sha384 => 6,
             Method::Sha512 => 7,
-            _ => 0,
+            Method::Sha3_224 => 8,
+            Method::Sha3_256 => 9,
+            Method::Sha3_384 => 10,
+            Method::Sha3_512 => 11,
         }
     }
 }
@@ -499,8 +506,78 @@ pub fn digest(method: Method, text: &[u8]) -> Result<Vec<u8>, Failure> {
     })
 }
 
+/// The vector of a chain the card holds: magic, layout, method tag, byte count, the 16-byte
+/// handle at the state's offset, zeros, the check.
+fn held_vector(method: Method, processed: u128, handle: &[u8; 16]) -> [u8; CHAINING_VECTOR_LEN] {
+    let mut v = [0u8; CHAINING_VECTOR_LEN];
+    v[..4].copy_from_slice(MAGIC);
+    v[4] = LAYOUT_VERSION;
+    v[5] = method.tag();
+    v[OFF_COUNT..OFF_STATE].copy_from_slice(&processed.to_be_bytes());
+    v[OFF_STATE..OFF_STATE + 16].copy_from_slice(handle);
+    let check = vector_check(&v[..OFF_CHECK]);
+    v[OFF_CHECK..].copy_from_slice(&check);
+    v
+}
+
+/// Reads a held chain's vector: its handle and byte count ([`Failure::ChainingVector`] for
+/// anything this card did not write for `method`).
+fn held_of_vector(method: Method, v: &[u8]) -> Result<([u8; 16], u128), Failure> {
+    let bad = Failure::ChainingVector;
+    if v.len() != CHAINING_VECTOR_LEN
+        || &v[..4] != MAGIC
+        || v[4] != LAYOUT_VERSION
+        || v[5] != method.tag()
+        || v[6..8] != [0, 0]
+        || v[OFF_STATE + 16..OFF_CHECK].iter().any(|&b| b != 0)
+        || v[OFF_CHECK..] != vector_check(&v[..OFF_CHECK])
+    {
+        return Err(bad);
+    }
+    let count: [u8; 16] = v[OFF_COUNT..OFF_STATE].try_into().map_err(|_| bad)?;
+    let handle: [u8; 16] = v[OFF_STATE..OFF_STATE + 16].try_into().map_err(|_| bad)?;
+    Ok((handle, u128::from_be_bytes(count)))
+}
+
+/// FIRST, MIDDLE or LAST of a method whose state the card holds ([`held`](super::held)).
+/// FIRST and MIDDLE return the new vector and, in `hash`, zeros of the digest's length (the
+/// library exposes no intermediate value); LAST returns a zeroed vector and the digest.
+fn held_step(
+    card: &Card,
+    method: Method,
+    chaining: Chaining,
+    text: &[u8],
+    vector: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>), Failure> {
+    let (mut state, processed) = if chaining == Chaining::First {
+        (Held::new(method).ok_or(Failure::NotSupported)?, 0)
+    } else {
+        let (handle, processed) = held_of_vector(method, vector)?;
+        let state = card
+            .held_hashes()
+            .take(&handle, method, processed)
+            .ok_or(Failure::ChainingVector)?;
+        (state, processed)
+    };
+    state.update(text);
+    if chaining == Chaining::Last {
+        return Ok((vec![0u8; CHAINING_VECTOR_LEN], state.finish()));
+    }
+    let processed = u128::try_from(text.len())
+        .ok()
+        .and_then(|n| processed.checked_add(n))
+        .ok_or(Failure::TextLength)?;
+    let mut handle = [0u8; 16];
+    card.random(&mut handle)?;
+    card.held_hashes().put(handle, state, processed);
+    Ok((
+        held_vector(method, processed, &handle).to_vec(),
+        vec![0u8; method.digest_len()],
+    ))
+}
+
 pub(crate) fn csnbowh(
-    _card: &Card,
+    card: &Card,
     rule_array: &[rules::Element],
     p: Params,
 ) -> Result<Reply, Failure> {
@@ -537,11 +614,11 @@ pub(crate) fn csnbowh(
     {
         return Err(Failure::TextLength);
     }
-    if chaining != Chaining::Only && method.intermediate_len().is_none() {
-        return Err(Failure::NotSupported);
-    }
     let (vector_out, hash) = match chaining {
         Chaining::Only => (vector.to_vec(), digest(method, text)?),
+        Chaining::First | Chaining::Middle | Chaining::Last if Held::new(method).is_some() => {
+            held_step(card, method, chaining, text, vector)?
+        }
         Chaining::First | Chaining::Middle => {
             let mut chain = if chaining == Chaining::First {
                 Chain::new(method).ok_or(Failure::NotSupported)?

@@ -7,6 +7,7 @@
 
 pub(crate) mod facility;
 pub(crate) mod hash;
+pub(crate) mod held;
 pub(crate) mod import;
 pub(crate) mod keys;
 pub(crate) mod mkp;
