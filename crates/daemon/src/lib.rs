@@ -224,7 +224,16 @@ fn error_frame(op: u16, request_id: u64, status: Status, detail: &str) -> Vec<u8
 async fn write_loop(mut write: OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<u8>>) {
     let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
     while let Some(frame) = rx.recv().await {
+        // A lone frame (the common case for large answers) is written as it is; frames that
+        // are ready together go out in one write.
+        let Ok(next) = rx.try_recv() else {
+            if write.write_all(&frame).await.is_err() {
+                break;
+            }
+            continue;
+        };
         batch.extend_from_slice(&frame);
+        batch.extend_from_slice(&next);
         while batch.len() < 256 * 1024 {
             match rx.try_recv() {
                 Ok(frame) => batch.extend_from_slice(&frame),

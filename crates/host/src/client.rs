@@ -117,20 +117,28 @@ impl Connection {
         if outbox.failed {
             return Err(io::ErrorKind::BrokenPipe.into());
         }
-        outbox.queue.extend_from_slice(frame);
         if outbox.writing {
+            outbox.queue.extend_from_slice(frame);
             return Ok(());
         }
         outbox.writing = true;
+        // Nobody is writing: this thread writes its own frame as it is (no copy into the
+        // queue, which matters for large texts), then whatever others queued meanwhile.
         let mut batch = Vec::new();
+        let mut first = Some(frame);
         loop {
-            std::mem::swap(&mut batch, &mut outbox.queue);
-            if batch.is_empty() {
-                outbox.writing = false;
-                return Ok(());
+            if first.is_none() {
+                std::mem::swap(&mut batch, &mut outbox.queue);
+                if batch.is_empty() {
+                    outbox.writing = false;
+                    return Ok(());
+                }
             }
             drop(outbox);
-            let written = (&self.stream).write_all(&batch);
+            let written = match first.take() {
+                Some(frame) => (&self.stream).write_all(frame),
+                None => (&self.stream).write_all(&batch),
+            };
             batch.clear();
             outbox = lock(&self.outbox);
             if let Err(e) = written {
