@@ -565,6 +565,14 @@ pub fn verify_attestation(
     })
 }
 
+/// The verbs whose key identifiers may be key labels, each with the indices of those
+/// parameters in its parameter block (see [`Cca::call`]).
+pub fn label_parameters() -> impl Iterator<Item = (&'static str, Vec<usize>)> {
+    labels::TABLE
+        .iter()
+        .map(|(verb, params)| (*verb, params.iter().map(|p| p.param).collect()))
+}
+
 /// Pads keywords to rule-array elements; refuses what cannot be a rule array.
 pub fn rule_array_of(keywords: &[&str]) -> Result<Vec<Element>, CcaError> {
     if keywords.len() > usize::from(MAX_RULE_ARRAY) {
