@@ -1,6 +1,6 @@
 //! Parses arbitrary bytes as every format the card reads from outside its boundary or from
 //! its own flash — certificates, signed status responses, segment images, DES and AES key
-//! tokens, rule-array keywords — and checks that whatever parses re-encodes to the same bytes.
+//! tokens, PKA token sections, rule-array keywords — and checks that whatever parses re-encodes to the same bytes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -9,6 +9,7 @@ use softcca_card::firmware::Image;
 use softcca_card::rules;
 use softcca_card::tokens::aes::AesToken;
 use softcca_card::tokens::des::DesToken;
+use softcca_card::tokens::pka;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(c) = Certificate::from_bytes(data) {
@@ -33,6 +34,23 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(t) = AesToken::parse(data) {
         assert_eq!(&t.to_bytes()[..], data);
+    }
+    // PKA tokens: framing never reads past the declared length; the public sections
+    // re-encode to values that parse the same (IBM lets leading zero bytes be dropped, so the
+    // bytes themselves may shrink).
+    if let Ok(pka::Framed::Token { sections, .. }) = pka::frame(data) {
+        for s in sections {
+            if let Ok(p) = pka::RsaPublic::parse(s.bytes) {
+                let again = p.to_bytes().expect("re-encodes");
+                assert_eq!(pka::RsaPublic::parse(&again).expect("parses again"), p);
+            }
+            if let Ok(p) = pka::EccPublic::parse(s.bytes) {
+                assert_eq!(p.to_bytes().expect("re-encodes"), s.bytes);
+            }
+            if let Ok(name) = pka::parse_name(s.bytes) {
+                assert_eq!(pka::name_section(&name), s.bytes);
+            }
+        }
     }
     for chunk in data.chunks_exact(8) {
         let mut element = [0u8; 8];

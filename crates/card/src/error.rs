@@ -145,6 +145,10 @@ pub enum Failure {
     /// The `key_form` keyword is not valid for the verb or the key type. 8/41 ("The keyword
     /// supplied with the key_form parameter is not valid", CCA254 Fig. A-4, p=364).
     KeyForm,
+    /// A PKA key token (RSA or ECC) has a field that is not valid: an identifier, version,
+    /// section length or order, a length that points past the token's end, an unknown curve.
+    /// 8/770 ("The PKA key token has an invalid field", CCA254 Fig. A-4, p=368).
+    PkaTokenField,
 }
 
 impl Failure {
@@ -180,6 +184,7 @@ impl Failure {
             Failure::NotDataKey => Codes::new(8, 31),
             Failure::ControlVector => Codes::new(8, 39),
             Failure::KeyForm => Codes::new(8, 41),
+            Failure::PkaTokenField => Codes::new(8, 770),
         }
     }
 }
@@ -272,6 +277,7 @@ mod tests {
         Failure::NotDataKey,
         Failure::ControlVector,
         Failure::KeyForm,
+        Failure::PkaTokenField,
     ];
 
     #[test]

@@ -19,6 +19,7 @@
 pub mod aes;
 pub mod cv;
 pub mod des;
+pub mod pka;
 pub mod wrap;
 
 use std::fmt;
