@@ -438,15 +438,7 @@ impl Chain {
     /// [`Failure::ChainingVector`].
     pub fn from_vector(method: Method, v: &[u8]) -> Result<Chain, Failure> {
         let bad = Failure::ChainingVector;
-        if v.len() != CHAINING_VECTOR_LEN
-            || &v[..4] != MAGIC
-            || v[4] != LAYOUT_VERSION
-            || v[5] != method.tag()
-            || v[6..8] != [0, 0]
-            || v[OFF_CHECK..] != vector_check(&v[..OFF_CHECK])
-        {
-            return Err(bad);
-        }
+        check_vector(method, v)?;
         let mut chain = Chain::new(method).ok_or(bad)?;
         let count: [u8; 16] = v[OFF_COUNT..OFF_STATE].try_into().map_err(|_| bad)?;
         chain.processed = u128::from_be_bytes(count);
@@ -474,6 +466,21 @@ impl Chain {
         }
         Ok(chain)
     }
+}
+
+/// The checks every vector passes: length, magic, layout, method tag, reserved bytes, check
+/// value. Anything else is [`Failure::ChainingVector`].
+fn check_vector(method: Method, v: &[u8]) -> Result<(), Failure> {
+    if v.len() != CHAINING_VECTOR_LEN
+        || &v[..4] != MAGIC
+        || v[4] != LAYOUT_VERSION
+        || v[5] != method.tag()
+        || v[6..8] != [0, 0]
+        || v[OFF_CHECK..] != vector_check(&v[..OFF_CHECK])
+    {
+        return Err(Failure::ChainingVector);
+    }
+    Ok(())
 }
 
 fn vector_check(body: &[u8]) -> [u8; 8] {
@@ -524,14 +531,8 @@ fn held_vector(method: Method, processed: u128, handle: &[u8; 16]) -> [u8; CHAIN
 /// anything this card did not write for `method`).
 fn held_of_vector(method: Method, v: &[u8]) -> Result<([u8; 16], u128), Failure> {
     let bad = Failure::ChainingVector;
-    if v.len() != CHAINING_VECTOR_LEN
-        || &v[..4] != MAGIC
-        || v[4] != LAYOUT_VERSION
-        || v[5] != method.tag()
-        || v[6..8] != [0, 0]
-        || v[OFF_STATE + 16..OFF_CHECK].iter().any(|&b| b != 0)
-        || v[OFF_CHECK..] != vector_check(&v[..OFF_CHECK])
-    {
+    check_vector(method, v)?;
+    if v[OFF_STATE + 16..OFF_CHECK].iter().any(|&b| b != 0) {
         return Err(bad);
     }
     let count: [u8; 16] = v[OFF_COUNT..OFF_STATE].try_into().map_err(|_| bad)?;
