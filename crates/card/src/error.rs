@@ -226,6 +226,10 @@ pub enum Notice {
     /// A verification verb (MAC_Verify, HMAC_Verify) found that the value does not verify.
     /// 4/1 ("The verification test failed", CCA254 Fig. A-3, p=363).
     VerificationFailed,
+    /// Key_Token_Parse met a control vector it cannot fully parse into keywords; the other
+    /// outputs are returned. 4/2039 (IBM Docs "CCA for Linux", "Key Token Parse (CSNBKTP)":
+    /// "Otherwise, the verb returns return code 4, reason code 2039").
+    ControlVectorNotParsed,
 }
 
 impl Notice {
@@ -239,6 +243,7 @@ impl Notice {
             Notice::KeyParity => Codes::new(0, 2),
             Notice::OldMasterKey => Codes::new(0, 10001),
             Notice::VerificationFailed => Codes::new(4, 1),
+            Notice::ControlVectorNotParsed => Codes::new(4, 2039),
         }
     }
 }
@@ -304,5 +309,6 @@ mod tests {
         assert_eq!(Notice::NoRecordsProcessed.codes(), Codes::new(4, 158));
         assert_eq!(Failure::NotDataKey.codes(), Codes::new(8, 31));
         assert_eq!(Notice::KeyParity.codes(), Codes::new(0, 2));
+        assert_eq!(Notice::ControlVectorNotParsed.codes(), Codes::new(4, 2039));
     }
 }

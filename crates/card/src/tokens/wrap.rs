@@ -230,7 +230,10 @@ pub fn unwrap_under_kek(token: &ExternalDes, kek: &ClearKey) -> Result<ClearKey,
     if f.wrap_method != WrapMethod::Ecb {
         return Err(Failure::NotSupported);
     }
-    let ciphers = [kek_variant(kek, &f.cv_left)?, kek_variant(kek, &f.cv_right)?];
+    let ciphers = [
+        kek_variant(kek, &f.cv_left)?,
+        kek_variant(kek, &f.cv_right)?,
+    ];
     let n = f.length.bytes();
     let mut out = Zeroizing::new(vec![0u8; n]);
     for (i, chunk) in f.key[..n].chunks_exact(8).enumerate() {
@@ -559,12 +562,18 @@ mod tests {
         else {
             panic!("not external");
         };
-        assert_eq!(unwrap_under_kek(&parsed, &kek).unwrap().expose(), key.as_slice());
+        assert_eq!(
+            unwrap_under_kek(&parsed, &kek).unwrap().expose(),
+            key.as_slice()
+        );
         // Triple key under a triple KEK, zero CV (version X'01').
         let kek3 = ClearKey::new(&clear(24));
         let key3: Vec<u8> = clear(24).iter().map(|b| b ^ 0x55).collect();
         let ext3 = wrap_under_kek(&kek3, &key3, [0; 8], [0; 8], KeyLength::Triple).unwrap();
-        assert_eq!(unwrap_under_kek(&ext3, &kek3).unwrap().expose(), key3.as_slice());
+        assert_eq!(
+            unwrap_under_kek(&ext3, &kek3).unwrap().expose(),
+            key3.as_slice()
+        );
         // A single-length KEK is refused.
         assert_eq!(
             wrap_under_kek(&ClearKey::new(&clear(8)), &key, l, r, KeyLength::Double).unwrap_err(),
@@ -587,6 +596,9 @@ mod tests {
         // And a different KEK gives a different key.
         let other = ClearKey::new(&clear(16).iter().map(|b| b ^ 0x02).collect::<Vec<_>>());
         let ext = wrap_under_kek(&kek, &key, l, r, KeyLength::Double).unwrap();
-        assert_ne!(unwrap_under_kek(&ext, &other).unwrap().expose(), key.as_slice());
+        assert_ne!(
+            unwrap_under_kek(&ext, &other).unwrap().expose(),
+            key.as_slice()
+        );
     }
 }

@@ -9,9 +9,12 @@ pub(crate) mod facility;
 pub(crate) mod hash;
 pub(crate) mod held;
 pub(crate) mod import;
+pub(crate) mod keygen;
 pub(crate) mod keys;
+pub(crate) mod keytoken;
 pub(crate) mod mkp;
 pub(crate) mod random;
+pub(crate) mod transport;
 
 use softcca_wire::Param;
 
