@@ -75,6 +75,22 @@ const fn updated(param: usize, storage: Storage, output: usize) -> KeyParam {
 pub(crate) const TABLE: &[(&str, &[KeyParam])] = &[
     ("CSNBCKI", &[updated(1, Storage::Des, 0)]),
     ("CSNBCKM", &[updated(1, Storage::AesIf("AES"), 0)]),
+    ("CSNBKEX", &[key(1, Storage::Des), key(2, Storage::Des)]),
+    (
+        "CSNBKGN",
+        &[
+            key(4, Storage::Des),
+            key(5, Storage::Des),
+            updated(6, Storage::DesOrAes, 0),
+            updated(7, Storage::DesOrAes, 1),
+        ],
+    ),
+    (
+        "CSNBKIM",
+        &[key(2, Storage::Des), updated(3, Storage::Des, 0)],
+    ),
+    ("CSNBKTP", &[key(0, Storage::DesOrAes)]),
+    ("CSNBKTR", &[key(1, Storage::Des), key(2, Storage::Des)]),
 ];
 
 /// A label that was resolved, for the write-back after the verb.

@@ -15,6 +15,7 @@
 pub mod client;
 pub mod keystore;
 mod labels;
+mod verbs_keys;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -32,6 +33,7 @@ use softcca_wire::{
 pub use client::TransportError;
 pub use keystore::{DeleteMode, Family, KeyStore, Label, WriteMode};
 pub use softcca_card::rules::Element;
+pub use verbs_keys::KeyTokenParts;
 
 /// A verb that did not do its work: IBM's return code (8 or more) and reason code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
