@@ -1373,3 +1373,95 @@ fn translate_moves_a_key_between_keks() {
     let r = call(&card, "CSNBKTR", &["TOKEN"], vec![]);
     assert_refused(&r, (8, 35), "rule array");
 }
+
+#[test]
+fn export_prohibited_flag_is_honoured() {
+    let card = new_card(14);
+    let mk = load_sym(&card);
+    let (_, exp) = kek_pair(&card, "IMPORTER", "EXPORTER");
+    let op = kgn_op(&card, "DOUBLE", "CIPHER");
+    // Flag byte 1 X'01' set on an otherwise exportable key (the key itself unchanged).
+    let flagged = resealed(&op, 6, op[6] | 0x01);
+    assert_eq!(clear_of(&mk, &flagged), clear_of(&mk, &op));
+    assert_refused(
+        &kex(&card, "TOKEN", &flagged, &exp),
+        (8, 39),
+        "export-prohibited flag",
+    );
+}
+
+/// Random parameter blocks for the six verbs: the card answers every one without panicking,
+/// and a failure carries no outputs.
+#[test]
+fn random_parameter_blocks_never_panic() {
+    let card = new_card(15);
+    load_sym(&card);
+    load_aes(&card);
+    let (imp, exp) = kek_pair(&card, "IMPORTER", "EXPORTER");
+    let op = kgn_op(&card, "DOUBLE", "CIPHER");
+    let ext = outputs(&kex(&card, "TOKEN", &op, &exp))[0].clone();
+    let aes = outputs(&ktb(
+        &card,
+        &["INTERNAL", "AES", "NO-KEY"],
+        "AESTOKEN",
+        &[],
+        &[],
+        &[],
+    ))[0]
+        .clone();
+    let seeds: Vec<Vec<u8>> = vec![
+        imp.clone(),
+        exp.clone(),
+        op.clone(),
+        ext.clone(),
+        aes,
+        NULL.to_vec(),
+        kw("TOKEN"),
+        kw("DOUBLE"),
+        form("OPEX"),
+        vec![],
+    ];
+    let verbs = [
+        "CSNBKTB", "CSNBKTP", "CSNBKGN", "CSNBKIM", "CSNBKEX", "CSNBKTR",
+    ];
+    let words = [
+        "INTERNAL", "EXTERNAL", "KEY", "NO-KEY", "AES", "DES", "DOUBLE", "CV", "OPIM", "XLATE",
+    ];
+    let mut x: u64 = 0x0DDB_1A5E_5BAD_5EED;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for i in 0..3000 {
+        let verb = verbs[i % verbs.len()];
+        let n_params = (next() % 10) as usize;
+        let params: Vec<Param> = (0..n_params)
+            .map(|_| {
+                let r = next();
+                if r % 7 == 0 {
+                    Param::Int((r >> 8) as i32)
+                } else {
+                    let mut b = seeds[(r >> 4) as usize % seeds.len()].clone();
+                    if !b.is_empty() && r & 0x100 != 0 {
+                        let at = (r >> 12) as usize % b.len();
+                        b[at] ^= (r >> 24) as u8 | 1;
+                    }
+                    if r & 0x600 == 0x600 {
+                        b.truncate((r >> 32) as usize % 70);
+                    }
+                    Param::Bytes(b)
+                }
+            })
+            .collect();
+        let n_rules = (next() % 4) as usize;
+        let rules: Vec<&str> = (0..n_rules)
+            .map(|_| words[(next() % words.len() as u64) as usize])
+            .collect();
+        let r = call(&card, verb, &rules, params);
+        if r.return_code >= 8 {
+            assert!(r.outputs.is_empty(), "{verb}: a failure returns nothing");
+        }
+    }
+}

@@ -39,7 +39,8 @@
 //!   importer-class input KEK and an exporter-class output KEK, each with bit 22 (XLATE; IBM's
 //!   default IMPORTER and EXPORTER lack it, IKEYXLAT and OKEYXLAT have it). Anything else —
 //!   an EXPORTER given to Key_Import, an IMPORTER given to Key_Export — is 8/39.
-//! - Key_Export and Key_Translate refuse a key whose CV has bit 17 (XPORT-OK) off with 8/39.
+//! - Key_Export and Key_Translate refuse a key whose CV has bit 17 (XPORT-OK) off, or whose
+//!   token has flag byte 1 bit X'01' (export prohibited, fact sheet §1) on, with 8/39.
 //! - key_type: TOKEN, or the key type of the token's CV (a zero CV is DATA); a known key type
 //!   that differs is 8/39, an unknown keyword 8/33. The null-token form of Key_Import needs
 //!   a key type with a single-length default CV (8/39 otherwise) and is refused with TOKEN
@@ -142,8 +143,14 @@ fn check_unique(fields: &DesFields, clear: &[u8]) -> Result<(), Failure> {
     }
 }
 
-fn exportable(cv_left: &[u8; 8]) -> bool {
-    *cv_left == [0; 8] || cv_left[2] & XPORT_OK != 0
+/// Flag byte 1, X'01': export prohibited (the software bit of older releases).
+const FLAG_EXPORT_PROHIBITED: u8 = 0x01;
+
+/// Whether a key may leave the node: CV bit 17 on (a zero CV has no such bit) and the
+/// token's export-prohibited flag off.
+fn exportable(fields: &DesFields) -> bool {
+    fields.flags & FLAG_EXPORT_PROHIBITED == 0
+        && (fields.cv_left == [0; 8] || fields.cv_left[2] & XPORT_OK != 0)
 }
 
 /// The source of Key_Import: an external token, or a null token carrying a single key at 16.
@@ -225,7 +232,7 @@ pub(crate) fn csnbkex(
     let source = card.des_key(p.bytes(1)?)?;
     let f = &source.token.fields;
     check_key_type(key_type, &f.cv_left)?;
-    if !exportable(&f.cv_left) {
+    if !exportable(f) {
         return Err(Failure::ControlVector);
     }
     let exporter = kek(card, p.bytes(2)?, false, IMPORT_EXPORT)?;
@@ -259,7 +266,7 @@ pub(crate) fn csnbktr(
     let f = &source.fields;
     let in_kek = kek(card, p.bytes(1)?, true, XLATE)?;
     let out_kek = kek(card, p.bytes(2)?, false, XLATE)?;
-    if !exportable(&f.cv_left) {
+    if !exportable(f) {
         return Err(Failure::ControlVector);
     }
     let clear = wrap::unwrap_under_kek(&source, &in_kek.key)?;
