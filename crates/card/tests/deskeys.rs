@@ -471,6 +471,24 @@ fn ktb_with_key_values_and_cv_keywords() {
     assert_eq!(cv::form_bits(&f.cv_left), 7);
     assert_eq!(words(&ktp(&card, &outputs(&res)[0], 10))[2], "TRIPLE-O");
 
+    // KEY-PART sets bit 44 in both halves, for Key_Part_Import's skeletons.
+    let res = ktb(
+        &card,
+        &["INTERNAL", "DOUBLE", "KEY-PART"],
+        "CIPHER",
+        &[],
+        &[],
+        &[],
+    );
+    assert_eq!(codes(&res), (0, 0));
+    let f = internal_des(&outputs(&res)[0]).fields;
+    assert_eq!((f.cv_left[5] & 0x08, f.cv_right[5] & 0x08), (0x08, 0x08));
+    assert!(cv::has_even_parity(&f.cv_left) && cv::has_even_parity(&f.cv_right));
+    assert_eq!(f.length, KeyLength::Double);
+    let p = ktp(&card, &outputs(&res)[0], 10);
+    assert_eq!(outputs(&p)[0], kw("CIPHER"));
+    assert!(words(&p).contains(&"KEY-PART".to_string()));
+
     // USE-CV and the CV keyword take the CV as given; bad parity warns 4/166.
     let (l, r) = cv::default_cv("PINGEN", KeyLength::Double).expect("default");
     let res = ktb(&card, &["INTERNAL"], "USE-CV", &[], &[l, r].concat(), &[]);

@@ -1032,9 +1032,9 @@ fn unknown_verb_is_8_2() {
     let card = new_card(28);
     assert_refused(&call(&card, "CSNBXXXX", &[], vec![]), (8, 2), "CSNBXXXX");
     assert_refused(
-        &call(&card, "CSNBKGN", &["DES"], vec![Param::Int(0)]),
+        &call(&card, "CSNBCVG", &["DES"], vec![Param::Int(0)]),
         (8, 2),
-        "CSNBKGN",
+        "CSNBCVG",
     );
 }
 

@@ -40,7 +40,7 @@
 //!   key tokens are DATA keys".
 //!
 //! Parameter blocks:
-//! - CSNBKTB: rule array 1–13 (below); params `[Bytes key_token (64, ignored: the token is
+//! - CSNBKTB: rule array 1–14 (below); params `[Bytes key_token (64, ignored: the token is
 //!   built fresh), Bytes key_type (8), Bytes key_value (0–32), Bytes control_vector (0 or 16),
 //!   Bytes master_key_verification_pattern (0 or 8)]` → outputs `[Bytes key_token (64)]`.
 //!   IBM's reserved parameters are left out. key_value is read only with KEY (or CLRAES): its
@@ -55,9 +55,10 @@
 //! NO-KEY (default NO-KEY); DES | AES (default DES, AES implied by CLRAES, AESDATA, AESTOKEN);
 //! SINGLE | KEYLN8 | DOUBLE | KEYLN16 | MIXED | DOUBLE-O | TRIPLE | TRIPLE-O | KEYLN24 |
 //! KEYLN32; CV; XPORT-OK | NO-XPORT; OPIM | OPEX; IMEX; IMIM | EXEX; IMPORT | EXPORT; XLATE;
-//! WRAP-ECB | WRAP-ENH | WRAPENH2 | WRAPENH3; ENH-ONLY. Any other IBM keyword (KEY-PART,
-//! the CVG usage keywords of data, PIN and key-generating keys, …) is 8/33 until softcca sets
-//! its bits.
+//! WRAP-ECB | WRAP-ENH | WRAPENH2 | WRAPENH3; ENH-ONLY; KEY-PART (CV bit 44 in both halves,
+//! CCA254 p=427: "Set the key-part bit to 1 in a control vector associated with a key
+//! part"). Any other IBM keyword (the CVG usage keywords of data, PIN and key-generating
+//! keys, …) is 8/33 until softcca sets its bits.
 //!
 //! What softcca does (choices for ARCHITECTURE.md):
 //! - DES: the CV is IBM's default for the key type and length, then: DOUBLE-O/TRIPLE-O set the
@@ -84,7 +85,7 @@
 //! - CSNBKTP: a null token is 8/47 (neither internal nor external); a variable-length (X'05')
 //!   token 8/49. Keywords returned: INTERNAL | EXTERNAL; KEY | NO-KEY; for DES the length
 //!   (SINGLE, DOUBLE, DOUBLE-O, TRIPLE, TRIPLE-O; a version X'01' token DOUBLE or TRIPLE), the
-//!   CV keywords (XPORT-OK | NO-XPORT, the KEK usage keywords) and the wrap method; for AES,
+//!   CV keywords (XPORT-OK | NO-XPORT, KEY-PART, the KEK usage keywords) and the wrap method; for AES,
 //!   AES and KEYLNnn (none for a skeleton). key_type is the CV's key type, DATA for a zero CV
 //!   and for every AES token; a non-zero CV that is no known type gives blanks, no CV keywords
 //!   and 4/2039. key_value is the enciphered parts of a DES key (8/16/24 bytes), the 32-byte
@@ -115,6 +116,8 @@ pub(crate) const IMPORT_EXPORT: u8 = 0x04;
 /// CV byte 2: bit 22, XLATE.
 pub(crate) const XLATE: u8 = 0x02;
 const KEK_USAGE: u8 = GEN_OP | GEN_IMEX | GEN_SAME | IMPORT_EXPORT | XLATE;
+/// CV byte 5: bit 44, the key-part bit (KEY-PART): the token holds a partial key.
+pub(crate) const KEY_PART: u8 = 0x08;
 
 const fn h(v: u64) -> [u8; 8] {
     v.to_be_bytes()
@@ -289,7 +292,7 @@ fn length_keyword(f: &DesFields) -> &'static str {
 
 const KTB: Grammar = Grammar {
     min: 1,
-    max: 13,
+    max: 14,
     groups: &[
         Group::required(&["INTERNAL", "EXTERNAL"]),
         Group::optional(&["KEY", "NO-KEY"], "NO-KEY"),
@@ -307,6 +310,7 @@ const KTB: Grammar = Grammar {
         Group::optional_none(&["XLATE"]),
         Group::optional_none(&["WRAP-ECB", "WRAP-ENH", "WRAPENH2", "WRAPENH3"]),
         Group::optional_none(&["ENH-ONLY"]),
+        Group::optional_none(&["KEY-PART"]),
     ],
 };
 
@@ -346,7 +350,7 @@ fn build_aes(chosen: &rules::Chosen, key_type: &str, key_value: &[u8]) -> Result
     if !matches!(key_type, "DATA" | "CLRAES" | "AESDATA" | "AESTOKEN") {
         return Err(Failure::KeywordCombination);
     }
-    if chosen.get(0) == Some("EXTERNAL") || (4..=12).any(|g| chosen.get(g).is_some()) {
+    if chosen.get(0) == Some("EXTERNAL") || (4..=13).any(|g| chosen.get(g).is_some()) {
         return Err(Failure::KeywordCombination);
     }
     let bytes = match chosen.get(3) {
@@ -441,6 +445,12 @@ fn build_des(
                 }
             }
         }
+        if chosen.get(13).is_some() {
+            l[5] |= KEY_PART;
+            if length != KeyLength::Single {
+                r[5] |= KEY_PART;
+            }
+        }
         if chosen.get(5) == Some("NO-XPORT") {
             l[2] &= !XPORT_OK;
             r[2] &= !XPORT_OK;
@@ -519,6 +529,9 @@ fn cv_keywords(cv_left: &[u8; 8], out: &mut Vec<&'static str>) {
     } else {
         "NO-XPORT"
     });
+    if cv_left[5] & KEY_PART != 0 {
+        out.push("KEY-PART");
+    }
     let importer = is_importer_class(cv_left);
     if importer || is_exporter_class(cv_left) {
         let u = cv_left[2];
