@@ -1483,3 +1483,23 @@ fn random_parameter_blocks_never_panic() {
         }
     }
 }
+
+#[test]
+fn variable_length_tokens_are_8_49() {
+    let card = new_card(16);
+    load_sym(&card);
+    load_aes(&card);
+    let (imp, exp) = kek_pair(&card, "IKEYXLAT", "OKEYXLAT");
+    // A variable-length token header (byte 0 X'01', version X'05' at byte 4), longer than 64.
+    let mut var = vec![0u8; 122];
+    var[0] = 0x01;
+    var[2..4].copy_from_slice(&122u16.to_be_bytes());
+    var[4] = 0x05;
+    assert_refused(&ktp(&card, &var, 10), (8, 49), "KTP");
+    assert_refused(&kim(&card, "TOKEN", &var, &imp), (8, 49), "KIM");
+    assert_refused(&ktr(&card, &var, &imp, &exp), (8, 49), "KTR");
+    let r = kgn(&card, "OP", "", "AESTOKEN", "", &NULL, &NULL, &var, &NULL);
+    assert_refused(&r, (8, 49), "KGN AESTOKEN");
+    let r = kgn(&card, "OP", "", "TOKEN", "", &NULL, &NULL, &var, &NULL);
+    assert_refused(&r, (8, 49), "KGN TOKEN");
+}

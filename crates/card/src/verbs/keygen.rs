@@ -69,7 +69,7 @@ use crate::tokens::{KeyLength, wrap};
 use crate::verbs::keys::notice_for;
 use crate::verbs::keytoken::{
     DES_TYPES, GEN_IMEX, GEN_OP, GEN_SAME, default_cv, default_length, fix_parity, key_type_of,
-    keyword_param, set_form,
+    keyword_param, refuse_variable_length, set_form,
 };
 use crate::verbs::transport::{external_cv, kek};
 use crate::verbs::{Params, Reply};
@@ -193,7 +193,9 @@ pub(crate) fn csnbkgn(
             _ => return Err(Failure::KeyLength),
         };
         if kt1 == "AESTOKEN" {
-            match AesToken::parse(p.bytes(6)?)? {
+            let gen1 = p.bytes(6)?;
+            refuse_variable_length(gen1)?;
+            match AesToken::parse(gen1)? {
                 AesToken::Internal(_) => {}
                 AesToken::Null => return Err(Failure::KeyTokenInvalid),
             }
@@ -224,7 +226,9 @@ pub(crate) fn csnbkgn(
     let mut names: Vec<&str> = Vec::new();
     for (i, kt) in [kt1, kt2].into_iter().take(dests.len()).enumerate() {
         if kt == "TOKEN" {
-            let fields = match DesToken::parse(p.bytes(6 + i)?)? {
+            let given = p.bytes(6 + i)?;
+            refuse_variable_length(given)?;
+            let fields = match DesToken::parse(given)? {
                 DesToken::Null => return Err(Failure::KeyTokenInvalid),
                 DesToken::Internal(t) => t.fields,
                 DesToken::External(t) => t.fields,

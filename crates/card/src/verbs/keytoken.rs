@@ -314,6 +314,16 @@ const KTB: Grammar = Grammar {
     ],
 };
 
+/// A variable-length symmetric token (version X'05', any length) where a fixed-length one
+/// is expected: 8/49, the token version this verb does not support, before any length check.
+pub(crate) fn refuse_variable_length(bytes: &[u8]) -> Result<(), Failure> {
+    if matches!(bytes.first(), Some(0x01 | 0x02)) && bytes.get(4) == Some(&0x05) {
+        Err(Failure::KeyTokenVersion)
+    } else {
+        Ok(())
+    }
+}
+
 /// Reads an 8-byte keyword-valued parameter (key_type, key_length): 8/33 when malformed.
 pub(crate) fn keyword_param(bytes: &[u8]) -> Result<&str, Failure> {
     let e: &[u8; 8] = bytes.try_into().map_err(|_| Failure::Length)?;
@@ -564,6 +574,7 @@ pub(crate) fn csnbktp(
     if capacity < 4 {
         return Err(Failure::RuleArrayCount);
     }
+    refuse_variable_length(token)?;
     if token.len() != TOKEN_LEN {
         return Err(Failure::KeyTokenLength);
     }

@@ -52,6 +52,8 @@
 //! - The target_key_identifier of Key_Import and the target_key_token of Key_Export are not
 //!   read: the output is built fresh (IBM's NOCV rules for target tokens are not emulated).
 //! - A KEK or source key under the old master key gives 0/10001. Outputs are WRAP-ECB.
+//! - A variable-length (version X'05') token given as a source is 8/49, whatever its length
+//!   (those keys move with the variable-length verbs).
 
 use softcca_wire::Param;
 
@@ -64,7 +66,7 @@ use crate::tokens::{KeyLength, TOKEN_LEN, cv, wrap};
 use crate::verbs::keys::{DesKey, is_label, notice_for};
 use crate::verbs::keytoken::{
     DES_TYPES, IMPORT_EXPORT, XLATE, XPORT_OK, default_cv, is_exporter_class, is_importer_class,
-    key_type_of, keyword_param,
+    key_type_of, keyword_param, refuse_variable_length,
 };
 use crate::verbs::{Params, Reply};
 
@@ -158,6 +160,7 @@ fn import_source(key_type: &str, source: &[u8]) -> Result<ExternalDes, Failure> 
     if is_label(source) {
         return Err(Failure::KeyTokenInvalid);
     }
+    refuse_variable_length(source)?;
     match DesToken::parse(source)? {
         DesToken::External(t) => Ok(t),
         DesToken::Internal(_) => Err(Failure::KeyTokenInvalid),
@@ -259,6 +262,7 @@ pub(crate) fn csnbktr(
     if is_label(input) {
         return Err(Failure::KeyTokenInvalid);
     }
+    refuse_variable_length(input)?;
     let source = match DesToken::parse(input)? {
         DesToken::External(t) => t,
         DesToken::Internal(_) | DesToken::Null => return Err(Failure::KeyTokenInvalid),
