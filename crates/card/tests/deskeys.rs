@@ -1274,6 +1274,30 @@ fn import_and_export_refusals() {
     assert_refused(&r, (8, 35), "rule array");
     let r = call(&card, "CSNBKEX", &[], vec![Param::Bytes(kw("TOKEN"))]);
     assert_refused(&r, (8, 72), "short parameter block");
+    let r = call(
+        &card,
+        "CSNBKEX",
+        &["TOKEN"],
+        vec![
+            Param::Bytes(kw("TOKEN")),
+            Param::Bytes(op.clone()),
+            Param::Bytes(exp.clone()),
+            Param::Bytes(NULL.to_vec()),
+        ],
+    );
+    assert_refused(&r, (8, 35), "KEX rule array");
+    let r = call(
+        &card,
+        "CSNBKIM",
+        &[],
+        vec![
+            Param::Bytes(kw("TOKEN")),
+            Param::Bytes(ext.clone()),
+            Param::Bytes(imp.clone()),
+            Param::Int(64),
+        ],
+    );
+    assert_refused(&r, (8, 72), "an integer where the target token goes");
 
     // A unique-halves CV whose halves are equal.
     let (l, r) = cv::default_cv("CIPHER", KeyLength::Double).expect("CIPHER");

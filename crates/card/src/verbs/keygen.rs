@@ -53,7 +53,8 @@
 //!   exporter-class one, with the usage bit of the form: OPIM/OPEX bit 18, IMEX (and IM)
 //!   bit 19, IMIM/EXEX (and EX) bit 20. Otherwise 8/39. A KEK under the old master key gives
 //!   0/10001.
-//! - The key: from the card's Hash_DRBG, every byte adjusted to odd parity. External copies of
+//! - The key: from the card's Hash_DRBG, every byte adjusted to odd parity; a draw with a weak
+//!   or semi-weak DES part is drawn again (IBM is silent on weak keys here; a 2^-50 event). External copies of
 //!   a DATA key with the default DATA CV carry a zero CV (CCA254 p=433, as Key_Export).
 //!   Tokens are WRAP-ECB.
 
@@ -318,7 +319,8 @@ fn odd_parity(bytes: &mut [u8]) {
 }
 
 /// A random DES key with odd parity: halves equal when `replicated`, every 8-byte part
-/// distinct (ignoring parity) when `unique`.
+/// distinct (ignoring parity) when `unique`, and no part a weak or semi-weak DES key. A DRBG
+/// that cannot produce such a key in 64 draws is treated as failed (12/338).
 fn random_key(
     card: &Card,
     length: KeyLength,
@@ -339,7 +341,8 @@ fn random_key(
             .iter()
             .enumerate()
             .all(|(i, a)| parts[i + 1..].iter().all(|b| a != b));
-        if !unique || distinct {
+        let weak = parts.iter().any(|p| crate::mk::is_weak_des_key(p));
+        if (!unique || distinct) && !weak {
             return Ok(key);
         }
     }
