@@ -519,6 +519,10 @@ impl Card {
             "CSNBKTB" => verbs::keytoken::csnbktb(self, rules, params),
             "CSNBKTP" => verbs::keytoken::csnbktp(self, rules, params),
             "CSNBKTR" => verbs::transport::csnbktr(self, rules, params),
+            "CSNBKPI" => verbs::keypart::csnbkpi(self, rules, params),
+            "CSNBKTC" => verbs::ktc::csnbktc(self, rules, params),
+            "CSNBKYT" => verbs::keytest::csnbkyt(self, rules, params),
+            "CSNBKYTX" => verbs::keytest::csnbkytx(self, rules, params),
             "CSNBMKP" => verbs::mkp::csnbmkp(self, rules, params),
             "CSNBOWH" => verbs::hash::csnbowh(self, rules, params),
             "CSNBRNG" => verbs::random::csnbrng(self, rules, params),
@@ -899,6 +903,20 @@ impl Card {
             .as_ref()
             .ok_or(Failure::MasterKeyNotLoaded)?;
         f(mk)
+    }
+
+    /// Runs `f` with the full NEW master key of `class` (Key_Token_Change RTNMK). NEW empty
+    /// or partial: 8/34, as a process keyword that does not fit the register's state.
+    pub(crate) fn with_new_master_key<T>(
+        &self,
+        class: Class,
+        f: impl FnOnce(&MasterKey) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        let regs = self.registers_read();
+        match &regs[class.index()].new {
+            crate::mk::NewRegister::Full(k) => f(k),
+            _ => Err(Failure::MasterKeyRegisterState),
+        }
     }
 
     /// Runs `f` with the CURRENT and OLD master keys of `class` under one read lock, for

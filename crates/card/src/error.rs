@@ -230,6 +230,12 @@ pub enum Notice {
     /// outputs are returned. 4/2039 (IBM Docs "CCA for Linux", "Key Token Parse (CSNBKTP)":
     /// "Otherwise, the verb returns return code 4, reason code 2039").
     ControlVectorNotParsed,
+    /// Key_Test's key or key-part rule keyword names another length than the key in the
+    /// token; the verb computed on the length the keyword names. 4/195 ("The key or key-part
+    /// rule keyword provided does not match the length of the key in the enciphered key
+    /// token. The output is based on the length specified", IBM Docs "CCA for Linux", reason
+    /// codes for return code 4, lxcc/wskc_r_retcode4reasoncodes.html).
+    KeyLengthMismatch,
 }
 
 impl Notice {
@@ -244,6 +250,7 @@ impl Notice {
             Notice::OldMasterKey => Codes::new(0, 10001),
             Notice::VerificationFailed => Codes::new(4, 1),
             Notice::ControlVectorNotParsed => Codes::new(4, 2039),
+            Notice::KeyLengthMismatch => Codes::new(4, 195),
         }
     }
 }
@@ -310,5 +317,6 @@ mod tests {
         assert_eq!(Failure::NotDataKey.codes(), Codes::new(8, 31));
         assert_eq!(Notice::KeyParity.codes(), Codes::new(0, 2));
         assert_eq!(Notice::ControlVectorNotParsed.codes(), Codes::new(4, 2039));
+        assert_eq!(Notice::KeyLengthMismatch.codes(), Codes::new(4, 195));
     }
 }

@@ -177,6 +177,30 @@ pub fn check_parity(left: &[u8; 8], right: &[u8; 8]) -> Option<Notice> {
     }
 }
 
+/// The key-part bit, bit 44 (byte 5, mask X'08'; bit 108 in the right half): set in the
+/// control vector of a partial key that Key_Part_Import is still accumulating, cleared by its
+/// LAST or COMPLETE call (CCA254 App. C, p=427: "Set the key-part bit to 1 in a control
+/// vector associated with a key part. When the final key part is combined … the key-part bit
+/// … is set to 0").
+pub const KEY_PART_MASK: u8 = 0x08;
+
+/// Whether a control-vector half has the key-part bit (bit 44) on.
+pub fn is_key_part(cv: &[u8; 8]) -> bool {
+    cv[5] & KEY_PART_MASK != 0
+}
+
+/// The control-vector half with the key-part bit set (`on`) or cleared. The parity bit of
+/// byte 5 (bit 47) is flipped with it, so a CV with even parity keeps even parity. A zero CV
+/// (no control vector) is returned unchanged: it has no key-part bit to set.
+pub fn with_key_part(cv: &[u8; 8], on: bool) -> [u8; 8] {
+    let mut out = *cv;
+    if *cv == [0u8; 8] || is_key_part(cv) == on {
+        return out;
+    }
+    out[5] ^= KEY_PART_MASK | 0x01;
+    out
+}
+
 /// The base bits of a CV: the key-form bits (40–42), every parity bit (the low bit of each
 /// byte) and bit 56 (the top bit of byte 7, set in triple-length defaults; its meaning,
 /// ENH-ONLY, is **\[U\]**) cleared.

@@ -54,9 +54,24 @@ pub(crate) struct AesKey {
 }
 
 impl Card {
-    /// Parses `identifier` as an internal DES token and deciphers its key. A null token or an
-    /// external token is 8/47 (a verb that accepts external tokens parses them itself).
+    /// Parses `identifier` as an internal DES token and deciphers its key, for a verb that
+    /// uses the key. A null token or an external token is 8/47 (a verb that accepts external
+    /// tokens parses them itself). A partial key — the key-part bit (CV bit 44) on — is 8/39:
+    /// IBM Docs "CCA for Linux", Key Part Import: "Only when the combined key parts have been
+    /// marked as complete can the key token be used in any cryptographic operation"; the code
+    /// is the control-vector violation (CCA254 Fig. A-4, p=364), **IBM is silent** on a
+    /// narrower one.
     pub(crate) fn des_key(&self, identifier: &[u8]) -> Result<DesKey, Failure> {
+        let key = self.des_key_or_part(identifier)?;
+        if crate::tokens::cv::is_key_part(&key.token.fields.cv_left) {
+            return Err(Failure::ControlVector);
+        }
+        Ok(key)
+    }
+
+    /// [`Card::des_key`] for the verbs that IBM lets handle partial keys too (Key_Test,
+    /// Key_Test_Extended, Key_Token_Change, Key_Part_Import).
+    pub(crate) fn des_key_or_part(&self, identifier: &[u8]) -> Result<DesKey, Failure> {
         if is_label(identifier) {
             return Err(Failure::KeyTokenInvalid);
         }
