@@ -91,6 +91,13 @@ pub(crate) const TABLE: &[(&str, &[KeyParam])] = &[
     ),
     ("CSNBKTP", &[key(0, Storage::DesOrAes)]),
     ("CSNBKTR", &[key(1, Storage::Des), key(2, Storage::Des)]),
+    ("CSNBKPI", &[updated(1, Storage::Des, 0)]),
+    ("CSNBKTC", &[updated(0, Storage::DesOrAes, 0)]),
+    ("CSNBKYT", &[key(0, Storage::DesOrAes)]),
+    (
+        "CSNBKYTX",
+        &[key(0, Storage::DesOrAes), key(3, Storage::Des)],
+    ),
 ];
 
 /// A label that was resolved, for the write-back after the verb.

@@ -16,6 +16,8 @@ pub mod client;
 pub mod keystore;
 mod labels;
 mod verbs_keys;
+mod reencipher;
+mod verbs_keypart;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -32,8 +34,10 @@ use softcca_wire::{
 
 pub use client::TransportError;
 pub use keystore::{DeleteMode, Family, KeyStore, Label, WriteMode};
+pub use reencipher::ReencipherReport;
 pub use softcca_card::rules::Element;
 pub use verbs_keys::KeyTokenParts;
+pub use verbs_keypart::KeyTestValues;
 
 /// A verb that did not do its work: IBM's return code (8 or more) and reason code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
