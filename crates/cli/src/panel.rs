@@ -83,6 +83,9 @@ enum PanelCommand {
         #[arg(long)]
         old: bool,
     },
+    /// Re-encipher every DES and AES key-storage record under the current master key
+    /// (Key_Token_Change RTCMK); safe to run again after an interruption.
+    Reencipher,
 }
 
 pub fn run(args: PanelArgs) -> Result<(), String> {
@@ -121,8 +124,44 @@ pub fn run(args: PanelArgs) -> Result<(), String> {
         PanelCommand::Clear { class, old } => {
             mkp(class, if old { "CLR-OLD" } else { "CLEAR" }, &[])?
         }
+        PanelCommand::Reencipher => return reencipher(&cca),
     }
     show(&cca)
+}
+
+/// `panel reencipher`: prints one line per record and a summary; fails (exit status) when a
+/// record could not be re-enciphered.
+fn reencipher(cca: &Cca) -> Result<(), String> {
+    let report = cca
+        .reencipher_key_storage()
+        .map_err(|e| format!("key storage: {e}"))?;
+    for label in &report.changed {
+        println!("re-enciphered    {label}");
+    }
+    for label in &report.already_current {
+        println!("already current  {label}");
+    }
+    for (label, why) in &report.skipped {
+        println!("skipped          {label}: {why}");
+    }
+    for (label, codes) in &report.failed {
+        println!("FAILED           {label}: return/reason code {codes}");
+    }
+    println!(
+        "{} re-enciphered, {} already current, {} skipped, {} failed",
+        report.changed.len(),
+        report.already_current.len(),
+        report.skipped.len(),
+        report.failed.len()
+    );
+    if report.failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} record(s) could not be re-enciphered",
+            report.failed.len()
+        ))
+    }
 }
 
 /// Prints the registers and their verification patterns.
