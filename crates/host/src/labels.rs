@@ -39,6 +39,10 @@ pub(crate) enum Storage {
     /// DES key storage, then AES key storage: the record found first (verbs such as
     /// Key_Test_Extended that learn the algorithm from the token).
     DesOrAes,
+    /// As [`Storage::DesOrAes`], except when the rule array names one of these keywords:
+    /// then the parameter holds no key identifier at all (Key_Test's KEY-CLR, KEY-CLRD and
+    /// KEY-CLRT put a clear key there) and is passed as it is.
+    DesOrAesUnless(&'static [&'static str]),
 }
 
 /// One key-identifier parameter of a verb.
@@ -93,7 +97,15 @@ pub(crate) const TABLE: &[(&str, &[KeyParam])] = &[
     ("CSNBKTR", &[key(1, Storage::Des), key(2, Storage::Des)]),
     ("CSNBKPI", &[updated(1, Storage::Des, 0)]),
     ("CSNBKTC", &[updated(0, Storage::DesOrAes, 0)]),
-    ("CSNBKYT", &[key(0, Storage::DesOrAes)]),
+    (
+        "CSNBKYT",
+        &[key(
+            0,
+            Storage::DesOrAesUnless(&[
+                "KEY-CLR", "KEY-CLRD", "KEY-CLRT", "CLR-A128", "CLR-A192", "CLR-A256",
+            ]),
+        )],
+    ),
     (
         "CSNBKYTX",
         &[key(0, Storage::DesOrAes), key(3, Storage::Des)],
@@ -127,15 +139,27 @@ fn families(storage: Storage, request: &VerbRequest) -> &'static [Family] {
                 &[Family::Des]
             }
         }
-        Storage::DesOrAes => &[Family::Des, Family::Aes],
+        Storage::DesOrAes | Storage::DesOrAesUnless(_) => &[Family::Des, Family::Aes],
+    }
+}
+
+/// Whether the parameter holds a key identifier in this request (see
+/// [`Storage::DesOrAesUnless`]).
+fn is_identifier(storage: Storage, request: &VerbRequest) -> bool {
+    match storage {
+        Storage::DesOrAesUnless(keywords) => !keywords.iter().any(|k| {
+            softcca_card::rules::element(k).is_some_and(|e| request.rule_array.contains(&e))
+        }),
+        _ => true,
     }
 }
 
 /// Whether any key identifier of `request` may be a label (so that key storage is needed).
 pub(crate) fn has_labels(request: &VerbRequest) -> bool {
-    params_of(request.verb.as_str())
-        .iter()
-        .any(|k| matches!(request.params.get(k.param), Some(Param::Bytes(b)) if is_label(b)))
+    params_of(request.verb.as_str()).iter().any(|k| {
+        is_identifier(k.storage, request)
+            && matches!(request.params.get(k.param), Some(Param::Bytes(b)) if is_label(b))
+    })
 }
 
 fn params_of(verb: &str) -> &'static [KeyParam] {
@@ -155,7 +179,7 @@ pub(crate) fn resolve(
         let Some(Param::Bytes(field)) = request.params.get(k.param) else {
             continue;
         };
-        if !is_label(field) {
+        if !is_label(field) || !is_identifier(k.storage, request) {
             continue;
         }
         let label = Label::parse(field)?;

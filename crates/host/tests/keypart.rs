@@ -241,3 +241,31 @@ fn reencipher_key_storage_after_a_master_key_change() {
     assert_eq!(lost.failed.len(), 3);
     assert!(lost.failed.iter().all(|(_, c)| *c == Codes::new(8, 24)));
 }
+
+/// Key_Test's clear-key rules put a clear key in `key_identifier`: a 64-byte field that
+/// starts with a printable byte is then a key, not a label, and no key storage is needed.
+#[test]
+fn a_clear_key_in_a_64_byte_field_is_not_a_label() {
+    let card = memory_card(6);
+    let cca = Cca::with_card(Arc::clone(&card));
+    let mut field = [0u8; 64];
+    field[..8].copy_from_slice(&hex_key());
+    field[0] = 0x43; // 'C': a label's first character
+    let (v, codes) = cca
+        .key_test_generate(&["GENERATE", "KEY-CLR", "ENC-ZERO"], &field)
+        .expect("a clear key");
+    assert_eq!(codes, Codes::new(0, 0));
+    let (w, _) = cca
+        .key_test_generate(&["GENERATE", "KEY-CLR", "ENC-ZERO"], &field[..8])
+        .expect("the same key, 8 bytes");
+    assert_eq!(v, w);
+    // With a token rule, the same field is a label, and this handle has no key storage.
+    let err = cca
+        .key_test_generate(&["GENERATE", "KEY-ENC"], &field)
+        .expect_err("a label needs key storage");
+    assert_eq!(err.codes, Codes::new(12, 338));
+}
+
+fn hex_key() -> [u8; 8] {
+    [0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF]
+}
