@@ -905,6 +905,27 @@ impl Card {
         f(mk)
     }
 
+    /// Runs `f` with the contents of one master-key register of `class` (Key_Test KEY-KM,
+    /// KEY-NKM, KEY-OKM): `Some(0)` CURRENT, `Some(1)` NEW (full or partial), `Some(2)` OLD.
+    /// An empty register gives `f(None)`.
+    pub(crate) fn with_register<T>(
+        &self,
+        class: Class,
+        which: u8,
+        f: impl FnOnce(Option<&MasterKey>) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        let regs = self.registers_read();
+        let r = &regs[class.index()];
+        match which {
+            0 => f(r.current.as_ref()),
+            1 => match &r.new {
+                crate::mk::NewRegister::Full(k) | crate::mk::NewRegister::Partial(k) => f(Some(k)),
+                crate::mk::NewRegister::Empty => f(None),
+            },
+            _ => f(r.old.as_ref()),
+        }
+    }
+
     /// Runs `f` with the full NEW master key of `class` (Key_Token_Change RTNMK). NEW empty
     /// or partial: 8/34, as a process keyword that does not fit the register's state.
     pub(crate) fn with_new_master_key<T>(

@@ -580,9 +580,9 @@ fn key_test_codes() {
         "triple default",
     );
     assert_refused(
-        &kyt(&card, &["GENERATE", "KEY-KM", "SYM-MK"], &z, &z, &z),
-        (8, 2),
-        "master key",
+        &kyt(&card, &["GENERATE", "KEY-ENCD", "MDC-4"], &token, &z, &z),
+        (8, 34),
+        "MDC-4 with a DES key",
     );
     assert_refused(
         &kyt(&card, &["GENERATE", "TOKEN"], &NULL, &z, &z),
@@ -921,4 +921,131 @@ fn key_token_change_refusals() {
     )
     .to_bytes();
     assert_refused(&ktc(&card, &["RTCMK"], &aes), (12, 764), "no AES MK");
+}
+
+// ---------------------------------------------------------------- Key_Test of master keys
+
+fn sha(sha1: bool, mk: &softcca_card::mk::MasterKey) -> Vec<u8> {
+    use sha2::Digest;
+    let mut data = vec![0x01];
+    data.extend_from_slice(mk.expose());
+    if sha1 {
+        sha1::Sha1::digest(&data).to_vec()
+    } else {
+        sha2::Sha256::digest(&data).to_vec()
+    }
+}
+
+#[test]
+fn master_key_registers_sha1_and_sha256() {
+    let card = new_card(15);
+    let z = [0u8; 8];
+    assert_refused(
+        &kyt(&card, &["GENERATE", "KEY-KM", "SYM-MK"], &NULL, &z, &z),
+        (12, 764),
+        "empty CURRENT",
+    );
+    let mk1 = set_master_key(&card, "SYM-MK", 31);
+    let mk2 = set_master_key(&card, "SYM-MK", 51);
+    let new = load_new(&card, "SYM-MK", 71);
+    for (rule, mk) in [("KEY-KM", &mk2), ("KEY-OKM", &mk1), ("KEY-NKM", &new)] {
+        let r = kyt(&card, &["GENERATE", rule, "SYM-MK"], &NULL, &z, &z);
+        assert_eq!(codes(&r), (0, 0), "{rule}");
+        let (v1, v2) = two_outputs(&r);
+        let h = sha(true, mk);
+        assert_eq!(
+            (v1.as_slice(), v2.as_slice()),
+            (&h[..8], &h[8..16]),
+            "{rule}"
+        );
+        let r = kyt(&card, &["VERIFY", rule, "SYM-MK", "SHA-1"], &NULL, &v1, &v2);
+        assert_refused(&r, (0, 0), rule);
+        let r = kyt(&card, &["VERIFY", rule, "SYM-MK"], &NULL, &v2, &v1);
+        assert_refused(&r, (4, 1), rule);
+    }
+    // A partial NEW register can be tested too.
+    mkp(&card, "SYM-MK", "CLEAR", &[]);
+    let part = with_odd_parity(pattern(90, 24));
+    mkp(&card, "SYM-MK", "FIRST", &part);
+    let r = kyt(&card, &["GENERATE", "KEY-NKM", "SYM-MK"], &NULL, &z, &z);
+    let h = sha(true, &softcca_card::mk::MasterKey::from_bytes(&part));
+    assert_eq!(two_outputs(&r).1, h[8..16].to_vec());
+
+    // AES: SHA-256, value_2 only.
+    let amk = set_master_key(&card, "AES-MK", 41);
+    let r = kyt(&card, &["GENERATE", "KEY-KM", "AES-MK"], &NULL, &z, &z);
+    let (v1, v2) = two_outputs(&r);
+    assert_eq!(v1, vec![0; 8]);
+    assert_eq!(v2, sha(false, &amk)[..8].to_vec());
+    assert_eq!(v2, verification_pattern(Class::Aes, &amk).to_vec());
+    let r = kyt(
+        &card,
+        &["VERIFY", "KEY-KM", "AES-MK", "SHA-256"],
+        &NULL,
+        &[7; 8],
+        &v2,
+    );
+    assert_refused(&r, (0, 0), "AES value_1 is not compared");
+
+    // Refusals.
+    assert_refused(
+        &kyt(&card, &["GENERATE", "KEY-OKM", "AES-MK"], &NULL, &z, &z),
+        (12, 764),
+        "no AES OLD",
+    );
+    assert_refused(
+        &kyt(
+            &card,
+            &["GENERATE", "KEY-KM", "AES-MK", "SHA-1"],
+            &NULL,
+            &z,
+            &z,
+        ),
+        (8, 34),
+        "AES SHA-1",
+    );
+    assert_refused(
+        &kyt(
+            &card,
+            &["GENERATE", "KEY-KM", "SYM-MK", "ENC-ZERO"],
+            &NULL,
+            &z,
+            &z,
+        ),
+        (8, 34),
+        "ENC-ZERO",
+    );
+    assert_refused(
+        &kyt(
+            &card,
+            &["GENERATE", "KEY-KM", "SYM-MK", "ADJUST"],
+            &NULL,
+            &z,
+            &z,
+        ),
+        (8, 34),
+        "ADJUST",
+    );
+    assert_refused(
+        &kyt(
+            &card,
+            &["GENERATE", "KEY-KM", "SYM-MK", "MDC-4"],
+            &NULL,
+            &z,
+            &z,
+        ),
+        (8, 2),
+        "MDC-4",
+    );
+    assert_refused(
+        &kyt(&card, &["GENERATE", "KEY-KM", "SYM-MK"], &NULL, &z[..4], &z),
+        (8, 72),
+        "value_1",
+    );
+    // No selector: SYM-MK and ASYM-MK must be equal; here ASYM is empty.
+    assert_refused(
+        &kyt(&card, &["GENERATE", "KEY-KM"], &NULL, &z, &z),
+        (12, 764),
+        "no ASYM",
+    );
 }

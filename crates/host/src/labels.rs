@@ -41,7 +41,8 @@ pub(crate) enum Storage {
     DesOrAes,
     /// As [`Storage::DesOrAes`], except when the rule array names one of these keywords:
     /// then the parameter holds no key identifier at all (Key_Test's KEY-CLR, KEY-CLRD and
-    /// KEY-CLRT put a clear key there) and is passed as it is.
+    /// KEY-CLRT put a clear key there; with KEY-KM, KEY-NKM and KEY-OKM it is unused) and is
+    /// passed as it is.
     DesOrAesUnless(&'static [&'static str]),
 }
 
@@ -102,13 +103,20 @@ pub(crate) const TABLE: &[(&str, &[KeyParam])] = &[
         &[key(
             0,
             Storage::DesOrAesUnless(&[
-                "KEY-CLR", "KEY-CLRD", "KEY-CLRT", "CLR-A128", "CLR-A192", "CLR-A256",
+                "KEY-CLR", "KEY-CLRD", "KEY-CLRT", "CLR-A128", "CLR-A192", "CLR-A256", "KEY-KM",
+                "KEY-NKM", "KEY-OKM",
             ]),
         )],
     ),
     (
         "CSNBKYTX",
-        &[key(0, Storage::DesOrAes), key(3, Storage::Des)],
+        &[
+            key(
+                0,
+                Storage::DesOrAesUnless(&["KEY-KM", "KEY-NKM", "KEY-OKM"]),
+            ),
+            key(3, Storage::Des),
+        ],
     ),
 ];
 

@@ -41,10 +41,22 @@
 //!   value_2 (8), Bytes kek_key_identifier (64)]`; outputs as CSNBKYT.
 //!
 //! What softcca does (choices are listed in ARCHITECTURE.md):
-//! - DES keys only. The master-key keywords (KEY-KM, KEY-NKM, KEY-OKM), the AES keywords
-//!   (CLR-A128, CLR-A192, CLR-A256, TOKEN) and the MDC-4, SHA-1, SHA-256 methods are
-//!   recognized and answered 8/2 for now; a master-key selector without a master-key keyword
-//!   is 8/34.
+//! - DES keys and the master-key registers. The AES key keywords (CLR-A128, CLR-A192,
+//!   CLR-A256, TOKEN) and the MDC-4 method are recognized and answered 8/2 for now; a
+//!   master-key selector with a DES key rule is 8/34.
+//! - Master keys (KEY-KM current, KEY-NKM new — full or partial, KEY-OKM old): IBM Docs "CCA
+//!   for Linux", "SHA-1 based master-key verification method"
+//!   (<https://www.ibm.com/docs/en/linuxonibm/lxcc/wskc_c_apdasha.html>): for SYM-MK and
+//!   ASYM-MK, SHA-1(X'01' ‖ register) gives `value_1` (bytes 0–7) and `value_2` (bytes
+//!   8–15); "SHA-256 based master-key verification method" (topic
+//!   verification-sha-256-based-master-key-method): for AES-MK and APKA-MK, the leftmost
+//!   eight bytes of SHA-256(X'01' ‖ register) in `value_2`, `value_1` unused (zeros; not
+//!   compared by VERIFY). The method keyword may be left out or name the class's method
+//!   (SHA-1, SHA-256); ENC-ZERO or the other method is 8/34. Without a selector, IBM tests SYM-MK
+//!   and ASYM-MK together, "which must have the same key": softcca tests SYM-MK and answers
+//!   8/34 when the two registers differ (**IBM is silent** on the code). An empty register:
+//!   12/764 (**IBM is silent**; the "master keys not loaded" code). ADJUST with a master key
+//!   is 8/34 (IBM: not valid with AES-MK; softcca refuses it for every register).
 //! - Default method: IBM's DES verification algorithm for single and double keys. A triple
 //!   key (KEY-CLRT, KEY-ENCT) needs ENC-ZERO: 8/34 otherwise (IBM documents the default
 //!   method only for single and double keys).
@@ -71,11 +83,13 @@
 use ::des::cipher::generic_array::GenericArray;
 use ::des::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
 use ::des::{Des, TdesEde2, TdesEde3};
+use aws_lc_rs::digest;
 use softcca_wire::Param;
 use zeroize::Zeroizing;
 
 use crate::card::Card;
 use crate::error::{Failure, Notice};
+use crate::mk::{Class, MasterKey};
 use crate::rules::{self, Grammar, Group};
 use crate::tokens::des::{DesToken, ExternalDes, FLAG_KEY_PRESENT};
 use crate::tokens::{ClearKey, KeyLength};
@@ -142,6 +156,9 @@ fn run(
         "KEY-CLR" | "KEY-ENC" => KeyLength::Single,
         "KEY-CLRD" | "KEY-ENCD" => KeyLength::Double,
         "KEY-CLRT" | "KEY-ENCT" => KeyLength::Triple,
+        "KEY-KM" | "KEY-NKM" | "KEY-OKM" => {
+            return master_key(card, &chosen, p, generate);
+        }
         _ => return Err(Failure::NotSupported),
     };
     if chosen.get(2).is_some() {
@@ -206,6 +223,80 @@ fn run(
         } else {
             Some(Notice::VerificationFailed)
         },
+        ..Reply::default()
+    })
+}
+
+/// KEY-KM, KEY-NKM, KEY-OKM: the SHA-1 or SHA-256 pattern of a master-key register.
+fn master_key(
+    card: &Card,
+    chosen: &rules::Chosen,
+    p: Params,
+    generate: bool,
+) -> Result<Reply, Failure> {
+    let which = match chosen.get(1) {
+        Some("KEY-KM") => 0,
+        Some("KEY-NKM") => 1,
+        _ => 2,
+    };
+    let class = match chosen.get(2) {
+        Some("ASYM-MK") => Class::Asym,
+        Some("AES-MK") => Class::Aes,
+        Some("APKA-MK") => Class::Apka,
+        _ => Class::Sym,
+    };
+    if chosen.get(3) == Some("ADJUST") {
+        return Err(Failure::KeywordCombination);
+    }
+    let sha1 = matches!(class, Class::Sym | Class::Asym);
+    match chosen.get(4) {
+        None => {}
+        Some("SHA-1") if sha1 => {}
+        Some("SHA-256") if !sha1 => {}
+        Some("MDC-4") if sha1 => return Err(Failure::NotSupported),
+        Some(_) => return Err(Failure::KeywordCombination),
+    }
+    let value_1 = p.bytes(1)?;
+    let value_2 = p.bytes(2)?;
+    if value_1.len() != 8 || value_2.len() != 8 {
+        return Err(Failure::Length);
+    }
+    let hash = |mk: Option<&MasterKey>| -> Result<[u8; 16], Failure> {
+        let mk = mk.ok_or(Failure::MasterKeyNotLoaded)?;
+        let algorithm = if sha1 {
+            &digest::SHA1_FOR_LEGACY_USE_ONLY
+        } else {
+            &digest::SHA256
+        };
+        let mut ctx = digest::Context::new(algorithm);
+        ctx.update(&[0x01]);
+        ctx.update(mk.expose());
+        let d = ctx.finish();
+        let mut out = [0u8; 16];
+        if sha1 {
+            out.copy_from_slice(&d.as_ref()[..16]);
+        } else {
+            out[8..].copy_from_slice(&d.as_ref()[..8]);
+        }
+        Ok(out)
+    };
+    let h = card.with_register(class, which, hash)?;
+    if chosen.get(2).is_none() {
+        // No selector: SYM-MK and ASYM-MK must hold the same key.
+        let other = card.with_register(Class::Asym, which, hash)?;
+        if other != h {
+            return Err(Failure::KeywordCombination);
+        }
+    }
+    if generate {
+        return Ok(Reply::outputs(vec![
+            Param::Bytes(h[..8].to_vec()),
+            Param::Bytes(h[8..].to_vec()),
+        ]));
+    }
+    let matches = h[8..] == *value_2 && (!sha1 || h[..8] == *value_1);
+    Ok(Reply {
+        notice: (!matches).then_some(Notice::VerificationFailed),
         ..Reply::default()
     })
 }
