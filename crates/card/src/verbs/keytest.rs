@@ -35,8 +35,8 @@
 //! - CSNBKYT: rule array 2–5; params `[Bytes key_identifier, Bytes value_1 (8), Bytes
 //!   value_2 (8)]`. `key_identifier` is a 64-byte internal token, or the clear key
 //!   (at least 8, 16, 24 bytes for KEY-CLR, KEY-CLRD, KEY-CLRT; its leftmost bytes are the
-//!   key). GENERATE → outputs `[Bytes value_1 (8), Bytes value_2 (8)]`; VERIFY → no outputs,
-//!   0/0 or 4/1.
+//!   key; with KEY-KM, KEY-NKM, KEY-OKM it is not read). GENERATE → outputs `[Bytes
+//!   value_1 (8), Bytes value_2 (8)]`; VERIFY → no outputs, 0/0 or 4/1.
 //! - CSNBKYTX: rule array 2–5; params `[Bytes key_identifier (64), Bytes value_1 (8), Bytes
 //!   value_2 (8), Bytes kek_key_identifier (64)]`; outputs as CSNBKYT.
 //!
