@@ -1,6 +1,8 @@
 //! Parses arbitrary bytes as every format the card reads from outside its boundary or from
 //! its own flash — certificates, signed status responses, segment images, DES and AES key
 //! tokens, PKA token sections, rule-array keywords — and checks that whatever parses re-encodes to the same bytes.
+//! its own flash — certificates, signed status responses, segment images, DES, AES and
+//! variable-length (X'05') key tokens, rule-array keywords — and checks that whatever parses re-encodes to the same bytes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -10,6 +12,7 @@ use softcca_card::rules;
 use softcca_card::tokens::aes::AesToken;
 use softcca_card::tokens::des::DesToken;
 use softcca_card::tokens::pka;
+use softcca_card::tokens::var::VarToken;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(c) = Certificate::from_bytes(data) {
@@ -51,6 +54,8 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(pka::name_section(&name), s.bytes);
             }
         }
+    if let Ok(t) = VarToken::parse(data) {
+        assert_eq!(t.to_bytes(), data);
     }
     for chunk in data.chunks_exact(8) {
         let mut element = [0u8; 8];

@@ -11,6 +11,8 @@
 //! - [`aes`]: the AES internal fixed-length token (IBM Docs "CCA for Linux", topic
 //!   tokens-aes-internal-fixed-length-key-token and
 //!   aiflkt-aes-internal-fixed-length-key-token-flag-byte).
+//! - [`var`]: the variable-length symmetric key token (version X'05') for AES and HMAC keys,
+//!   and its AES-KWP wrap under the AES master key.
 //! - [`wrap`]: WRAP-ECB of a DES key under the SYM master key and its control vector; AES-CBC
 //!   of an AES key under the AES master key.
 //!
@@ -20,6 +22,7 @@ pub mod aes;
 pub mod cv;
 pub mod des;
 pub mod pka;
+pub mod var;
 pub mod wrap;
 
 use std::fmt;
