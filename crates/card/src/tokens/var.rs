@@ -519,6 +519,126 @@ impl VarKey {
 /// Key-management field 2: the key-completeness bits (high-order byte, bits 0–1).
 pub const KMF2_PARTS_MASK: u16 = 0xC000;
 
+/// The bits of the key-usage and key-management fields softcca reads and writes. Each field
+/// is two bytes, high-order byte (HOB) first (IBM Docs "CCA for Linux", CSNBKTB2 "Keywords
+/// reference", <https://www.ibm.com/docs/en/linuxonibm/lxcc/wskc_r_ktb2keywords.html>: "Each
+/// key-usage field (KUF) and key-management field (KMF) … consists of a high-order byte (HOB)
+/// and a low-order byte (LOB)"). Values marked **\[U\]** are softcca's reading where the
+/// page could not be re-read in full; every verb uses only these constants, so a correction
+/// is one line.
+pub mod usage {
+    /// KUF1 HOB (AES CIPHER): encipher.
+    pub const ENCRYPT: u16 = 0x8000;
+    /// KUF1 HOB (AES CIPHER): decipher.
+    pub const DECRYPT: u16 = 0x4000;
+    /// KUF1 HOB (AES CIPHER): cipher-text translate only. **\[U\]**
+    pub const C_XLATE: u16 = 0x2000;
+    /// KUF1 HOB (MAC keys): the key may generate a MAC. **\[U\]**
+    pub const GENERATE_BIT: u16 = 0x8000;
+    /// KUF1 HOB (MAC keys): the key may verify a MAC. **\[U\]**
+    pub const VERIFY_BIT: u16 = 0x4000;
+    /// KUF2 HOB (HMAC): SHA-1 allowed. **\[U\]**
+    pub const SHA_1: u16 = 0x8000;
+    /// KUF2 HOB (HMAC): SHA-224 allowed. **\[U\]**
+    pub const SHA_224: u16 = 0x4000;
+    /// KUF2 HOB (HMAC): SHA-256 allowed. **\[U\]**
+    pub const SHA_256: u16 = 0x2000;
+    /// KUF2 HOB (HMAC): SHA-384 allowed. **\[U\]**
+    pub const SHA_384: u16 = 0x1000;
+    /// KUF2 HOB (HMAC): SHA-512 allowed. **\[U\]**
+    pub const SHA_512: u16 = 0x0800;
+    /// KUF2 HOB (AES MAC): CMAC. **\[U\]**
+    pub const CMAC: u16 = 0x0100;
+    /// KUF2 HOB (AES CIPHER): the encryption mode, one value. **\[U\]**
+    pub const MODES: &[(&str, u8)] = &[
+        ("CBC", 0x00),
+        ("ECB", 0x01),
+        ("CFB", 0x02),
+        ("OFB", 0x03),
+        ("GCM", 0x04),
+        ("XTS", 0x05),
+        ("ANY-MODE", 0xFF),
+    ];
+    /// KMF1 HOB: export under a symmetric key allowed (XPRT-SYM; NOEX-SYM clears it).
+    pub const XPRT_SYM: u16 = 0x8000;
+    /// KMF1 HOB: export under an unauthenticated asymmetric key (XPRTUASY).
+    pub const XPRT_UASY: u16 = 0x4000;
+    /// KMF1 HOB: export under an authenticated asymmetric key (XPRTAASY).
+    pub const XPRT_AASY: u16 = 0x2000;
+    /// KMF1 HOB: export in the raw format (XPRT-RAW).
+    pub const XPRT_RAW: u16 = 0x1000;
+    /// KMF1 HOB: export as a CPACF protected key (XPRTCPAC).
+    pub const XPRT_CPAC: u16 = 0x0800;
+    /// KMF1 LOB: no export under a DES key.
+    pub const NOEX_DES: u16 = 0x0080;
+    /// KMF1 LOB: no export under an AES key.
+    pub const NOEX_AES: u16 = 0x0040;
+    /// KMF1 LOB: no export under an RSA key.
+    pub const NOEX_RSA: u16 = 0x0008;
+    /// KMF2 HOB completeness: at least two more parts needed (after FIRST with MIN3PART). **\[U\]**
+    pub const PARTS_TWO_MORE: u16 = 0xC000;
+    /// KMF2 HOB completeness: at least one more part needed. **\[U\]**
+    pub const PARTS_ONE_MORE: u16 = 0x8000;
+    /// KMF2 HOB completeness: incomplete, may be completed. **\[U\]**
+    pub const PARTS_COMPLETABLE: u16 = 0x4000;
+    /// KMF3 pedigree (HOB original, LOB current): unknown (Key Token Build2 skeleton). **\[U\]**
+    pub const PEDIGREE_UNKNOWN: u16 = 0x0000;
+    /// KMF3 pedigree: randomly generated (Key Generate2). **\[U\]**
+    pub const PEDIGREE_RANDOM: u16 = 0x0202;
+    /// KMF3 pedigree: from clear key parts (Key Part Import2). **\[U\]**
+    pub const PEDIGREE_PARTS: u16 = 0x0404;
+    /// KMF3 pedigree: entered as a clear key value (Key Token Build2 KEY-CLR). **\[U\]**
+    pub const PEDIGREE_CLEAR: u16 = 0x0505;
+}
+
+impl VarKey {
+    /// An AES CIPHER key.
+    pub fn is_aes_cipher(&self) -> bool {
+        self.ad.algorithm == Algorithm::Aes && self.ad.key_type == key_type::CIPHER
+    }
+
+    /// An HMAC MAC key.
+    pub fn is_hmac_mac(&self) -> bool {
+        self.ad.algorithm == Algorithm::Hmac && self.ad.key_type == key_type::MAC
+    }
+
+    /// An AES CIPHER key whose key-usage field 1 allows enciphering.
+    pub fn may_encrypt(&self) -> bool {
+        self.is_aes_cipher() && self.ad.kuf(0) & usage::ENCRYPT != 0
+    }
+
+    /// An AES CIPHER key whose key-usage field 1 allows deciphering.
+    pub fn may_decrypt(&self) -> bool {
+        self.is_aes_cipher() && self.ad.kuf(0) & usage::DECRYPT != 0
+    }
+
+    /// Whether an AES CIPHER key allows the mode named by `keyword` (CBC, ECB, CFB, OFB,
+    /// GCM, XTS): its key-usage field 2 names that mode or ANY-MODE.
+    pub fn allows_mode(&self, keyword: &str) -> bool {
+        let mode = (self.ad.kuf(1) >> 8) as u8;
+        self.is_aes_cipher()
+            && usage::MODES
+                .iter()
+                .any(|(k, v)| *v == mode && (*k == keyword || *k == "ANY-MODE"))
+    }
+
+    /// An HMAC MAC key allowed to generate.
+    pub fn may_generate(&self) -> bool {
+        self.is_hmac_mac() && self.ad.kuf(0) & usage::GENERATE_BIT != 0
+    }
+
+    /// An HMAC MAC key allowed to verify.
+    pub fn may_verify(&self) -> bool {
+        self.is_hmac_mac() && self.ad.kuf(0) & usage::VERIFY_BIT != 0
+    }
+
+    /// An HMAC key whose key-usage field 2 allows the hash method bit `method`
+    /// ([`usage::SHA_1`] …).
+    pub fn allows_hash(&self, method: u16) -> bool {
+        self.is_hmac_mac() && self.ad.kuf(1) & method != 0
+    }
+}
+
 /// The AES master key as a KWP key-encrypting key.
 fn kek(mk: &MasterKey) -> Result<AesKek, Failure> {
     AesKek::new(&AES_256, mk.expose()).map_err(|_| Failure::KeyLength)

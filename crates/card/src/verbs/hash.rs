@@ -313,7 +313,7 @@ impl Chain {
     }
 
     /// Compresses whole blocks; `data.len()` must be a multiple of the block size.
-    fn compress(&mut self, data: &[u8]) -> Result<(), Failure> {
+    pub(crate) fn compress(&mut self, data: &[u8]) -> Result<(), Failure> {
         let bs = self.method.block_size();
         if !data.len().is_multiple_of(bs) {
             return Err(Failure::TextLength);
@@ -408,6 +408,40 @@ impl Chain {
         let mut digest = self.state_bytes();
         digest.truncate(self.method.digest_len());
         Ok(digest)
+    }
+
+    /// The bytes compressed so far and the state words (big-endian), for a verb that carries
+    /// the state in a vector of its own layout (HMAC_Generate's inner hash).
+    pub(crate) fn snapshot(&self) -> (u128, Vec<u8>) {
+        (self.processed, self.state_bytes())
+    }
+
+    /// The inverse of [`Chain::snapshot`]; `None` when `state` has the wrong length or the
+    /// count is not a whole number of blocks.
+    pub(crate) fn resume(method: Method, processed: u128, state: &[u8]) -> Option<Chain> {
+        let mut chain = Chain::new(method)?;
+        let state_len = if chain.wide() {
+            64
+        } else {
+            4 * chain.words32()
+        };
+        if state.len() != state_len
+            || !processed.is_multiple_of(method.block_size() as u128)
+            || processed > chain.max_bytes()
+        {
+            return None;
+        }
+        chain.processed = processed;
+        if chain.wide() {
+            for (w, b) in chain.h64.iter_mut().zip(state.chunks_exact(8)) {
+                *w = u64::from_be_bytes(b.try_into().ok()?);
+            }
+        } else {
+            for (w, b) in chain.h32.iter_mut().zip(state.chunks_exact(4)) {
+                *w = u32::from_be_bytes(b.try_into().ok()?);
+            }
+        }
+        Some(chain)
     }
 
     /// The chaining vector that carries this state.

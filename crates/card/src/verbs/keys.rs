@@ -16,6 +16,7 @@ use crate::error::{Failure, Notice};
 use crate::mk::Class;
 use crate::tokens::aes::{AesToken, InternalAes};
 use crate::tokens::des::{DesToken, InternalDes};
+use crate::tokens::var::{Algorithm, VarKey, VarToken, unwrap_var};
 use crate::tokens::{ClearKey, MasterKeyUsed, TOKEN_LEN, wrap};
 
 /// A 64-byte identifier whose first byte is X'20'–X'FE' names a key-storage record.
@@ -99,3 +100,46 @@ impl Card {
         Ok(AesKey { token, key, used })
     }
 }
+
+/// An operational variable-length (X'05') key: an AES or HMAC key.
+#[derive(Debug)]
+pub(crate) struct VarOpKey {
+    /// The parsed internal token (associated data: algorithm, key type, key usage).
+    pub token: VarKey,
+    /// The clear key, zeroized on drop.
+    pub key: ClearKey,
+    /// Which master key unwrapped it; `None` for a clear-key token (Key Token Build2
+    /// KEY-CLR), which IBM lets "a limited number of services" use.
+    pub used: Option<MasterKeyUsed>,
+}
+
+impl Card {
+    /// Parses `identifier` as an internal variable-length token and unwraps its key under the
+    /// current or old AES master key. A null, external or skeleton token, or one whose key
+    /// parts are not complete (Key Part Import2), is 8/47; the token's own codes otherwise
+    /// ([`crate::tokens::var`]).
+    pub(crate) fn var_key(&self, identifier: &[u8]) -> Result<VarOpKey, Failure> {
+        if is_label(identifier) {
+            return Err(Failure::KeyTokenInvalid);
+        }
+        let token = match VarToken::parse(identifier)? {
+            VarToken::Key(t) if t.internal && t.complete() => t,
+            VarToken::Key(_) | VarToken::Null => return Err(Failure::KeyTokenInvalid),
+        };
+        let (key, used) = self.with_master_keys(Class::Aes, |cur, old| unwrap_var(&token, cur, old))?;
+        Ok(VarOpKey { token, key, used })
+    }
+
+    /// An AES key in a variable-length token, for the verbs that encipher with it
+    /// (Symmetric_Algorithm_Encipher/Decipher). The caller checks the usage it needs with
+    /// [`VarKey::may_encrypt`], [`VarKey::may_decrypt`] and [`VarKey::allows_mode`] and
+    /// answers 8/39 when they say no. An HMAC key here is 8/39.
+    pub(crate) fn aes_var_key(&self, identifier: &[u8]) -> Result<VarOpKey, Failure> {
+        let k = self.var_key(identifier)?;
+        if k.token.ad.algorithm != Algorithm::Aes {
+            return Err(Failure::ControlVector);
+        }
+        Ok(k)
+    }
+}
+

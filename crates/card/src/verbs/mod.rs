@@ -8,6 +8,7 @@
 pub(crate) mod facility;
 pub(crate) mod hash;
 pub(crate) mod held;
+pub(crate) mod hmac;
 pub(crate) mod import;
 pub(crate) mod keygen;
 pub(crate) mod keys;
@@ -18,6 +19,7 @@ pub(crate) mod ktc;
 pub(crate) mod mkp;
 pub(crate) mod random;
 pub(crate) mod transport;
+pub(crate) mod var;
 
 use softcca_wire::Param;
 
