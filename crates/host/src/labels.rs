@@ -58,7 +58,6 @@ pub(crate) struct KeyParam {
     pub write_back: Option<usize>,
 }
 
-#[allow(dead_code)] // The key verbs landing next use it.
 const fn key(param: usize, storage: Storage) -> KeyParam {
     KeyParam {
         param,
@@ -118,6 +117,13 @@ pub(crate) const TABLE: &[(&str, &[KeyParam])] = &[
             key(3, Storage::Des),
         ],
     ),
+    // Variable-length (X'05') AES and HMAC tokens live in AES key storage. Key_Generate2's
+    // KEK identifiers (params 7, 8) are not listed: only key form OP exists, which uses none.
+    ("CSNBKGN2", &[updated(10, Storage::Aes, 0)]),
+    ("CSNBKPI2", &[updated(3, Storage::Aes, 0)]),
+    ("CSNBKTC2", &[updated(0, Storage::Aes, 0)]),
+    ("CSNBHMG", &[key(0, Storage::Aes)]),
+    ("CSNBHMV", &[key(0, Storage::Aes)]),
 ];
 
 /// A label that was resolved, for the write-back after the verb.

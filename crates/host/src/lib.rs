@@ -18,6 +18,7 @@ mod labels;
 mod verbs_keys;
 mod reencipher;
 mod verbs_keypart;
+mod verbs_var;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
