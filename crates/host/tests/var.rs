@@ -25,7 +25,8 @@ fn set_aes_master_key(cca: &Cca, fill: u8) {
         .expect("FIRST");
     cca.master_key_process(&["AES-MK", "LAST"], &[0xC4; 32])
         .expect("LAST");
-    cca.master_key_process(&["AES-MK", "SET"], &[]).expect("SET");
+    cca.master_key_process(&["AES-MK", "SET"], &[])
+        .expect("SET");
 }
 
 fn state(token: &[u8]) -> KeyState {
@@ -51,7 +52,10 @@ fn hmac_keys_as_opencryptoki_makes_and_uses_them() {
         .expect("CSNBKGN2");
     assert_eq!(codes, Codes::new(0, 0));
     assert_eq!(state(&token), KeyState::UnderMk);
-    assert_eq!(&token[10..18], &card.verification_patterns(Class::Aes)[1].unwrap());
+    assert_eq!(
+        &token[10..18],
+        &card.verification_patterns(Class::Aes)[1].unwrap()
+    );
 
     // Sign in one call and in segments, verify both ways.
     let text = vec![0x61u8; 200];
@@ -61,10 +65,22 @@ fn hmac_keys_as_opencryptoki_makes_and_uses_them() {
         .expect("CSNBHMG");
     assert_eq!((mac.len(), codes), (32, Codes::new(0, 0)));
     let mut cv = [0u8; 128];
-    cca.hmac_generate(&["HMAC", "SHA-256", "FIRST"], &token, &text[..128], &mut cv, 32)
-        .expect("FIRST");
+    cca.hmac_generate(
+        &["HMAC", "SHA-256", "FIRST"],
+        &token,
+        &text[..128],
+        &mut cv,
+        32,
+    )
+    .expect("FIRST");
     let (chained, _) = cca
-        .hmac_generate(&["HMAC", "SHA-256", "LAST"], &token, &text[128..], &mut cv, 32)
+        .hmac_generate(
+            &["HMAC", "SHA-256", "LAST"],
+            &token,
+            &text[128..],
+            &mut cv,
+            32,
+        )
         .expect("LAST");
     assert_eq!(chained, mac);
     let mut cv = [0u8; 128];
@@ -80,7 +96,13 @@ fn hmac_keys_as_opencryptoki_makes_and_uses_them() {
     // CSNBKTB2 NO-KEY + CSNBKPI2 FIRST MIN1PART / COMPLETE with a clear key value.
     let key = [0x0bu8; 20];
     let skeleton = cca
-        .key_token_build2(&["INTERNAL", "NO-KEY", "HMAC", "MAC", "GENERATE"], &[], &[], &[], 725)
+        .key_token_build2(
+            &["INTERNAL", "NO-KEY", "HMAC", "MAC", "GENERATE"],
+            &[],
+            &[],
+            &[],
+            725,
+        )
         .expect("CSNBKTB2");
     let (partial, _) = cca
         .key_part_import2(&["HMAC", "FIRST", "MIN1PART"], &key, &skeleton)
@@ -135,7 +157,10 @@ fn labels_of_aes_key_storage() {
     let (token, _) = cca
         .key_generate2(&["HMAC", "OP"], 256, "TOKEN", &label)
         .expect("CSNBKGN2 by label");
-    assert_eq!(cca.key_record_read(Family::Aes, &label).expect("read"), token);
+    assert_eq!(
+        cca.key_record_read(Family::Aes, &label).expect("read"),
+        token
+    );
     let mut cv = [0u8; 128];
     let (by_label, _) = cca
         .hmac_generate(&["HMAC", "SHA-512"], &label, b"msg", &mut cv, 64)
@@ -159,7 +184,10 @@ fn labels_of_aes_key_storage() {
         .key_token_change2(&["RTCMK"], &label)
         .expect("CSNBKTC2 by label");
     assert_ne!(changed, token);
-    assert_eq!(cca.key_record_read(Family::Aes, &label).expect("read"), changed);
+    assert_eq!(
+        cca.key_record_read(Family::Aes, &label).expect("read"),
+        changed
+    );
     let (mac, codes) = cca
         .hmac_generate(&["HMAC", "SHA-512"], &label, b"msg", &mut cv, 64)
         .expect("current master key");
@@ -178,6 +206,9 @@ fn labels_of_aes_key_storage() {
     let (done, _) = cca
         .key_part_import2(&["AES", "COMPLETE"], &[], &label2)
         .expect("COMPLETE by label");
-    assert_eq!(cca.key_record_read(Family::Aes, &label2).expect("read"), done);
+    assert_eq!(
+        cca.key_record_read(Family::Aes, &label2).expect("read"),
+        done
+    );
     assert_eq!(state(&done), KeyState::UnderMk);
 }

@@ -417,11 +417,7 @@ fn check_wrapping(w: &Wrapping, internal: bool) -> Result<(), Failure> {
             w.kvp_type == 0 && w.kvp == [0; 16] && w.method == 0 && w.hash == 0
         }
         KeyState::UnderMk => {
-            internal
-                && w.kvp_type == 1
-                && w.kvp[8..] == [0; 8]
-                && w.method == 2
-                && w.hash == 2
+            internal && w.kvp_type == 1 && w.kvp[8..] == [0; 8] && w.method == 2 && w.hash == 2
         }
         KeyState::UnderKek => {
             !internal
@@ -698,7 +694,10 @@ pub fn unwrap_var(
         KeyState::Skeleton | KeyState::UnderKek => return Err(Failure::KeyTokenInvalid),
         KeyState::Clear => {
             let n = usize::from(token.payload_bits).div_ceil(8);
-            return Ok((ClearKey::new(&token.payload[..n.min(token.payload.len())]), None));
+            return Ok((
+                ClearKey::new(&token.payload[..n.min(token.payload.len())]),
+                None,
+            ));
         }
         KeyState::UnderMk => {}
     }

@@ -235,6 +235,9 @@ fn from_vector(v: &[u8], method: Method, key: &[u8]) -> Result<Chain, Failure> {
     Chain::resume(method, count, &v[OFF_STATE..OFF_STATE + state_len]).ok_or(bad)
 }
 
+/// What one segment gives back: the chaining vector and, for LAST and ONLY, the MAC.
+type Segmented = (Vec<u8>, Option<Zeroizing<Vec<u8>>>);
+
 /// Runs one segment. Returns the chaining vector to hand back and, for LAST and ONLY, the
 /// full HMAC.
 fn segment(
@@ -243,7 +246,7 @@ fn segment(
     key: &[u8],
     text: &[u8],
     vector: &[u8],
-) -> Result<(Vec<u8>, Option<Zeroizing<Vec<u8>>>), Failure> {
+) -> Result<Segmented, Failure> {
     if vector.len() != CHAINING_VECTOR_LEN {
         return Err(Failure::Length);
     }

@@ -126,20 +126,24 @@ impl Card {
             VarToken::Key(t) if t.internal && t.complete() => t,
             VarToken::Key(_) | VarToken::Null => return Err(Failure::KeyTokenInvalid),
         };
-        let (key, used) = self.with_master_keys(Class::Aes, |cur, old| unwrap_var(&token, cur, old))?;
+        let (key, used) =
+            self.with_master_keys(Class::Aes, |cur, old| unwrap_var(&token, cur, old))?;
         Ok(VarOpKey { token, key, used })
     }
 
     /// An AES key in a variable-length token, for the verbs that encipher with it
     /// (Symmetric_Algorithm_Encipher/Decipher). The caller checks the usage it needs with
     /// [`VarKey::may_encrypt`], [`VarKey::may_decrypt`] and [`VarKey::allows_mode`] and
-    /// answers 8/39 when they say no. An HMAC key here is 8/39.
+    /// answers 8/39 when they say no. An HMAC key here is 8/39; a key that is not 16, 24 or
+    /// 32 bytes (possible only in a hand-made clear-key token) is 8/47.
     pub(crate) fn aes_var_key(&self, identifier: &[u8]) -> Result<VarOpKey, Failure> {
         let k = self.var_key(identifier)?;
         if k.token.ad.algorithm != Algorithm::Aes {
             return Err(Failure::ControlVector);
         }
+        if !matches!(k.key.expose().len(), 16 | 24 | 32) {
+            return Err(Failure::KeyTokenInvalid);
+        }
         Ok(k)
     }
 }
-

@@ -97,8 +97,8 @@ use crate::error::Failure;
 use crate::mk::Class;
 use crate::rules::{self, Chosen, Grammar, Group};
 use crate::tokens::var::{
-    Algorithm, Associated, KEY_NAME_LEN, KeyState, MAX_LEN, VarKey, VarToken, key_type,
-    unwrap_var, usage, wrap_var,
+    Algorithm, Associated, KEY_NAME_LEN, KeyState, MAX_LEN, VarKey, VarToken, key_type, unwrap_var,
+    usage, wrap_var,
 };
 use crate::tokens::{ClearKey, MasterKeyUsed};
 use crate::verbs::keys::{is_label, notice_for};
@@ -342,7 +342,9 @@ pub(crate) fn csnbktb2(
         return Err(Failure::Length);
     }
     check_name_and_uad(name, uad)?;
-    let algorithm = chosen.get(g::ALGORITHM).ok_or(Failure::KeywordCombination)?;
+    let algorithm = chosen
+        .get(g::ALGORITHM)
+        .ok_or(Failure::KeywordCombination)?;
     let key_type = chosen.get(g::KEY_TYPE).ok_or(Failure::KeywordCombination)?;
     let kind = kind(algorithm, key_type)?;
     if chosen.get(g::PAYLOAD) == Some("V1PYLD") {

@@ -72,7 +72,12 @@ pub fn load_aes(card: &Card, tag: u8) -> MasterKey {
         );
         assert_eq!(codes(&r), (0, 0), "CSNBMKP {process}");
     }
-    let r = call(card, "CSNBMKP", &["AES-MK", "SET"], vec![Param::Bytes(Vec::new())]);
+    let r = call(
+        card,
+        "CSNBMKP",
+        &["AES-MK", "SET"],
+        vec![Param::Bytes(Vec::new())],
+    );
     assert_eq!(codes(&r), (0, 0), "CSNBMKP SET");
     let mk = MasterKey::from_bytes(&xor(&q1, &q2));
     assert_eq!(
@@ -98,7 +103,14 @@ pub fn var_key(token: &[u8]) -> VarKey {
 }
 
 /// CSNBKTB2 with IBM's parameters (no token_data, no verb_data, a 725-byte buffer).
-pub fn ktb2(card: &Card, rules: &[&str], bits: i32, clear: &[u8], name: &[u8], uad: &[u8]) -> VerbResponse {
+pub fn ktb2(
+    card: &Card,
+    rules: &[&str],
+    bits: i32,
+    clear: &[u8],
+    name: &[u8],
+    uad: &[u8],
+) -> VerbResponse {
     call(
         card,
         "CSNBKTB2",
@@ -123,7 +135,13 @@ pub fn build(card: &Card, rules: &[&str], bits: i32, clear: &[u8]) -> Vec<u8> {
 }
 
 /// CSNBKGN2 OP with key type TOKEN and `token` as generated_key_identifier_1.
-pub fn kgn2(card: &Card, rules: &[&str], bits: i32, key_type_1: &str, token: &[u8]) -> VerbResponse {
+pub fn kgn2(
+    card: &Card,
+    rules: &[&str],
+    bits: i32,
+    key_type_1: &str,
+    token: &[u8],
+) -> VerbResponse {
     call(
         card,
         "CSNBKGN2",
@@ -160,7 +178,14 @@ pub fn kpi2(card: &Card, rules: &[&str], bits: i32, part: &[u8], token: &[u8]) -
     )
 }
 
-pub fn hmg(card: &Card, rules: &[&str], key: &[u8], text: &[u8], cv: &[u8], mac_len: i32) -> VerbResponse {
+pub fn hmg(
+    card: &Card,
+    rules: &[&str],
+    key: &[u8],
+    text: &[u8],
+    cv: &[u8],
+    mac_len: i32,
+) -> VerbResponse {
     call(
         card,
         "CSNBHMG",
@@ -174,7 +199,14 @@ pub fn hmg(card: &Card, rules: &[&str], key: &[u8], text: &[u8], cv: &[u8], mac_
     )
 }
 
-pub fn hmv(card: &Card, rules: &[&str], key: &[u8], text: &[u8], cv: &[u8], mac: &[u8]) -> VerbResponse {
+pub fn hmv(
+    card: &Card,
+    rules: &[&str],
+    key: &[u8],
+    text: &[u8],
+    cv: &[u8],
+    mac: &[u8],
+) -> VerbResponse {
     call(
         card,
         "CSNBHMV",
