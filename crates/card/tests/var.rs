@@ -53,6 +53,33 @@ fn ktb2_hmac_skeleton_as_opencryptoki_builds_it() {
     assert_eq!((be16(&t, 45), be16(&t, 47)), (0x4000, 0x2000));
 }
 
+/// The Linux kernel (`drivers/s390/crypto/zcrypt_ccamisc.c`) keeps an AES CIPHER skeleton
+/// that a real card's CSNBKTB2 built from this rule array; softcca builds the same 56 bytes.
+#[test]
+fn ktb2_matches_a_skeleton_ibm_built() {
+    let card = new_card(12);
+    let t = build(
+        &card,
+        &[
+            "INTERNAL", "NO-KEY", "AES", "CIPHER", "ANY-MODE", "NOEX-SYM", "NOEXAASY", "NOEXUASY",
+            "XPRTCPAC", "NOEX-RAW", "NOEX-DES", "NOEX-AES", "NOEX-RSA",
+        ],
+        0,
+        &[],
+    );
+    let ibm = concat!(
+        "0100003805000000",
+        "0000000000000000",
+        "0000000000000000",
+        "0000000000000100",
+        "001a000000000000",
+        "000200010",
+        "2c000ff",
+        "000308c800000000",
+    );
+    assert_eq!(hex::encode(t), ibm);
+}
+
 #[test]
 fn ktb2_aes_cipher_usage_and_modes() {
     let card = new_card(2);

@@ -519,9 +519,14 @@ pub const KMF2_PARTS_MASK: u16 = 0xC000;
 /// is two bytes, high-order byte (HOB) first (IBM Docs "CCA for Linux", CSNBKTB2 "Keywords
 /// reference", <https://www.ibm.com/docs/en/linuxonibm/lxcc/wskc_r_ktb2keywords.html>: "Each
 /// key-usage field (KUF) and key-management field (KMF) … consists of a high-order byte (HOB)
-/// and a low-order byte (LOB)"). Values marked **\[U\]** are softcca's reading where the
-/// page could not be re-read in full; every verb uses only these constants, so a correction
-/// is one line.
+/// and a low-order byte (LOB)"). The KMF1 bits, KUF1 ENCRYPT | DECRYPT and KUF2 ANY-MODE
+/// are **\[V\]** against the Linux kernel (`drivers/s390/crypto/zcrypt_ccamisc.h`, its
+/// `KMF1_*` defines, and `zcrypt_ccamisc.c`, an AES CIPHER skeleton a card's CSNBKTB2 built
+/// from INTERNAL NO-KEY AES CIPHER ANY-MODE NOEX-SYM NOEXAASY NOEXUASY XPRTCPAC NOEX-RAW
+/// NOEX-DES NOEX-AES NOEX-RSA: KUF C000 FF00, KMF 08C8 0000 0000, which softcca reproduces
+/// byte for byte in `tests/var.rs`). Values marked **\[U\]** are softcca's reading where
+/// IBM's page could not be re-read in full; every verb uses only these constants, so a
+/// correction is one line.
 pub mod usage {
     /// KUF1 HOB (AES CIPHER): encipher.
     pub const ENCRYPT: u16 = 0x8000;

@@ -30,6 +30,9 @@
 //!   GENERATE` then KGN2 `HMAC OP` with key type `TOKEN` and bit length; `INTERNAL NO-KEY
 //!   HMAC MAC GENERATE` then KPI2 `HMAC FIRST MIN1PART` (bit length of the key) and `HMAC
 //!   COMPLETE`; the same for `AES CIPHER`; then it uses the GENERATE key for HMAC_Verify too.
+//! - The Linux kernel's `drivers/s390/crypto/zcrypt_ccamisc.c` keeps an AES CIPHER skeleton a
+//!   card's CSNBKTB2 built (rule array in `tokens::var::usage`); `tests/var.rs` checks that
+//!   softcca builds the same bytes.
 //!
 //! Parameter blocks (IBM's pure length parameters left out where a byte string carries
 //! its length; output buffers sized by IBM's length parameter sent as `Int`):
