@@ -58,12 +58,14 @@ pub enum Failure {
     /// that the text_length parameter specifies is not valid", IBM Docs "CCA for Linux",
     /// reason codes for return code 8).
     TextLength,
-    /// A One-Way Hash chaining vector that this card did not write for this hash method
-    /// (zeroed, altered, or from another method). IBM documents no narrower code; softcca
-    /// answers 8/72, the general "length or data not valid" code.
+    /// A One-Way Hash or HMAC Generate/Verify chaining vector that this card did not write
+    /// for this hash method (and, for HMAC, this key): zeroed, altered, or from another method
+    /// or key. IBM documents no narrower code; softcca answers 8/72, the general "length or
+    /// data not valid" code.
     ChainingVector,
-    /// A key-part parameter's length is not valid for the register class. 8/43
-    /// ("key_length / key_token_length not valid").
+    /// A key-part parameter's length is not valid for the register class, or a key bit length
+    /// (Key_Token_Build2 `clear_key_bit_length`, Key_Generate2, Key_Part_Import2) is not one
+    /// IBM allows for the algorithm. 8/43 ("key_length / key_token_length not valid").
     KeyLength,
     /// The new-master-key register is not in the state the process keyword needs (MIDDLE or
     /// LAST with no FIRST part loaded, SET with an incomplete register). IBM documents no

@@ -81,7 +81,8 @@
 //!   takes the skeleton (or an internal token of the algorithm, whose key is replaced) from
 //!   generated_key_identifier_1; CIPHER (AES) or MAC (AES, HMAC) builds IBM's default token.
 //!   key_type_2 must be blank for OP (8/33 otherwise). A non-empty key name or user data
-//!   replaces the token's. An external token, or a token of the other algorithm: 8/47.
+//!   replaces the token's. The second copy's parameters (key_name_2, user data 2,
+//!   generated_key_identifier_2) and both KEK identifiers play no part in OP and are ignored. An external token, or a token of the other algorithm: 8/47.
 //! - CSNBKPI2: MIN3PART, MIN2PART or MIN1PART go with FIRST (MIN2PART by default **\[U\]**);
 //!   FIRST takes an internal skeleton; ADD-PART (MIDDLE) an incomplete token and a part of the
 //!   same length (8/43 otherwise); COMPLETE a token whose completeness says "may be completed";
