@@ -392,7 +392,15 @@ fn kgn2_refusals() {
     let ext = build(&card, &["EXTERNAL", "HMAC", "MAC"], 0, &[]);
     let cases: &[(&[&str], i32, &str, &[u8], (i32, i32), &str)] = &[
         (&["HMAC"], 128, "TOKEN", &hmac, (8, 35), "count 1"),
-        (&["HMAC", "OPOP"], 128, "TOKEN", &hmac, (8, 41), "OPOP"),
+        (&["HMAC", "OPEX"], 128, "TOKEN", &hmac, (8, 41), "OPEX"),
+        (
+            &["HMAC", "OPOP"],
+            128,
+            "TOKEN",
+            &hmac,
+            (8, 33),
+            "OPOP with one key type",
+        ),
         (&["AES", "EX"], 128, "TOKEN", &aes, (8, 41), "EX"),
         (&["HMAC", "OP"], 64, "TOKEN", &hmac, (8, 43), "HMAC 64 bits"),
         (&["AES", "OP"], 100, "TOKEN", &aes, (8, 43), "AES 100 bits"),
@@ -457,6 +465,65 @@ fn kgn2_refusals() {
         (8, 72),
         "buffer too small",
     );
+}
+
+#[test]
+fn kgn2_opop_gives_two_copies_of_one_key() {
+    let card = new_card(10);
+    let mk = load_aes(&card, 71);
+    let skeleton = build(&card, &["INTERNAL", "HMAC", "MAC", "VERIFY"], 0, &[]);
+    let opop = |t1: &str, t2: &str, token_2: &[u8]| {
+        let field = |t: &str| rules::element(t).expect("fits").to_vec();
+        let mut p = vec![
+            Param::Int(256),
+            Param::Bytes(field(t1)),
+            Param::Bytes(field(t2)),
+        ];
+        p.extend((0..6).map(|_| Param::Bytes(Vec::new())));
+        p.extend([
+            Param::Int(725),
+            Param::Bytes(Vec::new()),
+            Param::Int(725),
+            Param::Bytes(token_2.to_vec()),
+        ]);
+        call(&card, "CSNBKGN2", &["HMAC", "OPOP"], p)
+    };
+    let r = opop("MAC", "TOKEN", &skeleton);
+    assert_eq!(codes(&r), (0, 0));
+    let (a, b) = (var_key(&bytes_out(&r, 0)), var_key(&bytes_out(&r, 1)));
+    assert!(a.may_generate() && !b.may_generate() && b.may_verify());
+    assert_eq!(
+        unwrap_var(&a, Some(&mk), None).unwrap().0,
+        unwrap_var(&b, Some(&mk), None).unwrap().0,
+        "one key, two tokens"
+    );
+    let aes = build(&card, &["INTERNAL", "AES", "CIPHER"], 0, &[]);
+    assert_refused(
+        &opop("MAC", "TOKEN", &aes),
+        (8, 47),
+        "second token of another algorithm",
+    );
+    let r = call(
+        &card,
+        "CSNBKGN2",
+        &["AES", "OPOP"],
+        [
+            vec![
+                Param::Int(128),
+                Param::Bytes(b"CIPHER  ".to_vec()),
+                Param::Bytes(b"MAC     ".to_vec()),
+            ],
+            (0..6).map(|_| Param::Bytes(Vec::new())).collect(),
+            vec![
+                Param::Int(725),
+                Param::Bytes(Vec::new()),
+                Param::Int(725),
+                Param::Bytes(Vec::new()),
+            ],
+        ]
+        .concat(),
+    );
+    assert_refused(&r, (8, 34), "CIPHER and MAC copies");
 }
 
 #[test]

@@ -118,8 +118,12 @@ pub(crate) const TABLE: &[(&str, &[KeyParam])] = &[
         ],
     ),
     // Variable-length (X'05') AES and HMAC tokens live in AES key storage. Key_Generate2's
-    // KEK identifiers (params 7, 8) are not listed: only key form OP exists, which uses none.
-    ("CSNBKGN2", &[updated(10, Storage::Aes, 0)]),
+    // KEK identifiers (params 7, 8) are not listed: only the key forms OP and OPOP exist, which
+    // use none.
+    (
+        "CSNBKGN2",
+        &[updated(10, Storage::Aes, 0), updated(12, Storage::Aes, 1)],
+    ),
     ("CSNBKPI2", &[updated(3, Storage::Aes, 0)]),
     ("CSNBKTC2", &[updated(0, Storage::Aes, 0)]),
     ("CSNBHMG", &[key(0, Storage::Aes)]),

@@ -98,6 +98,33 @@ impl Cca {
         Ok((two_bytes(r)?.0, codes))
     }
 
+    /// Key_Generate2 (CSNBKGN2) with key form OPOP (the rule array: AES | HMAC, OPOP): one
+    /// random key of `key_bits` bits in two operational tokens, each built as for
+    /// [`Cca::key_generate2`] from its key type (TOKEN, CIPHER, MAC) and identifier (a
+    /// token, a label of AES key storage, or empty). The two must be of one key type.
+    pub fn key_generate2_pair(
+        &self,
+        rule_array: &[&str],
+        key_bits: usize,
+        first: (&str, &[u8]),
+        second: (&str, &[u8]),
+    ) -> Result<(Vec<u8>, Vec<u8>), CcaError> {
+        let mut params = vec![
+            Param::Int(int(key_bits)?),
+            Param::Bytes(key_type_field(first.0)?),
+            Param::Bytes(key_type_field(second.0)?),
+        ];
+        params.extend((0..6).map(|_| Param::Bytes(Vec::new())));
+        params.extend([
+            Param::Int(int(MAX_VAR_TOKEN)?),
+            Param::Bytes(first.1.to_vec()),
+            Param::Int(int(MAX_VAR_TOKEN)?),
+            Param::Bytes(second.1.to_vec()),
+        ]);
+        let r = self.verb("CSNBKGN2", rule_array, params)?;
+        two_bytes(r)
+    }
+
     /// Key_Part_Import2 (CSNBKPI2): the rule array names the algorithm (AES | HMAC) and the
     /// process (FIRST with MIN3PART | MIN2PART | MIN1PART, ADD-PART, COMPLETE, MIDDLE, LAST).
     /// `key_part` is the clear part (empty for COMPLETE); `key_identifier` the skeleton or

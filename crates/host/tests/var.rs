@@ -121,6 +121,31 @@ fn hmac_keys_as_opencryptoki_makes_and_uses_them() {
     ];
     assert_eq!(mac, expected, "RFC 4231 test case 1");
 
+    // OPOP: a generating and a verifying copy of one key.
+    let verify_skeleton = cca
+        .key_token_build2(&["INTERNAL", "HMAC", "MAC", "VERIFY"], &[], &[], &[], 725)
+        .expect("CSNBKTB2 VERIFY");
+    let (generating, verifying) = cca
+        .key_generate2_pair(
+            &["HMAC", "OPOP"],
+            256,
+            ("MAC", &[]),
+            ("TOKEN", &verify_skeleton),
+        )
+        .expect("CSNBKGN2 OPOP");
+    let mut cv = [0u8; 128];
+    let (mac, _) = cca
+        .hmac_generate(&["HMAC", "SHA-256"], &generating, b"pair", &mut cv, 32)
+        .expect("CSNBHMG");
+    let codes = cca
+        .hmac_verify(&["HMAC", "SHA-256"], &verifying, b"pair", &mut cv, &mac)
+        .expect("CSNBHMV");
+    assert_eq!(codes, Codes::new(0, 0));
+    let err = cca
+        .hmac_generate(&["HMAC", "SHA-256"], &verifying, b"pair", &mut cv, 32)
+        .expect_err("a VERIFY copy cannot generate");
+    assert_eq!(err.codes, Codes::new(8, 39));
+
     // A clear-key token from KEY-CLR MACs alike.
     let clear = cca
         .key_token_build2(&["INTERNAL", "KEY-CLR", "HMAC", "MAC"], &key, &[], &[], 725)

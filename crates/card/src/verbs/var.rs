@@ -76,13 +76,15 @@
 //!   token_data or verb_data: 8/72. A `target_key_token_length` (or
 //!   `generated_key_identifier_1_length`, `key_identifier_length`) smaller than the token
 //!   produced: 8/72, nothing returned.
-//! - CSNBKGN2: only the OP key form is implemented; OPOP, OPEX, OPIM, EX, IM, EXEX, IMEX and
-//!   IMIM (KEK-wrapped copies) are 8/41 until AES key-encrypting keys exist. key_type_1 TOKEN
+//! - CSNBKGN2: the key forms OP and OPOP (two operational copies of one key, key types of the
+//!   same kind: TOKEN/CIPHER/MAC giving tokens of one key type, 8/34 otherwise) are
+//!   implemented; OPEX, OPIM, EX, IM, EXEX, IMEX and IMIM (KEK-wrapped copies) are 8/41 until
+//!   AES key-encrypting keys exist. key_type_1 TOKEN
 //!   takes the skeleton (or an internal token of the algorithm, whose key is replaced) from
 //!   generated_key_identifier_1; CIPHER (AES) or MAC (AES, HMAC) builds IBM's default token.
-//!   key_type_2 must be blank for OP (8/33 otherwise). A non-empty key name or user data
-//!   replaces the token's. The second copy's parameters (key_name_2, user data 2,
-//!   generated_key_identifier_2) and both KEK identifiers play no part in OP and are ignored. An external token, or a token of the other algorithm: 8/47.
+//!   key_type_2 must be blank for OP and a key type for OPOP (8/33 otherwise). A non-empty key
+//!   name or user data replaces the token's. With OP the second copy's parameters are
+//!   ignored; both KEK identifiers play no part in OP and OPOP and are ignored. An external token, or a token of the other algorithm: 8/47.
 //! - CSNBKPI2: MIN3PART, MIN2PART or MIN1PART go with FIRST (MIN2PART by default **\[U\]**);
 //!   FIRST takes an internal skeleton; ADD-PART (MIDDLE) an incomplete token and a part of the
 //!   same length (8/43 otherwise); COMPLETE a token whose completeness says "may be completed";
@@ -408,21 +410,72 @@ pub(crate) fn csnbkgn2(
     let chosen = rules::parse(&KGN2, rule_array)?;
     p.expect_len(13)?;
     let algorithm_word = chosen.get(0).ok_or(Failure::KeywordCombination)?;
-    let algorithm = algorithm_of(algorithm_word);
-    if chosen.get(1) != Some("OP") {
-        return Err(Failure::KeyForm);
-    }
-    let n = key_bytes(algorithm, p.int(0)?)?;
+    let two = match chosen.get(1) {
+        Some("OP") => false,
+        Some("OPOP") => true,
+        _ => return Err(Failure::KeyForm),
+    };
+    let n = key_bytes(algorithm_of(algorithm_word), p.int(0)?)?;
     let type_1 = key_type_param(p.bytes(1)?)?;
-    if key_type_param(p.bytes(2)?)?.is_some() {
+    let type_2 = key_type_param(p.bytes(2)?)?;
+    if type_2.is_some() != two {
         return Err(Failure::Keyword);
     }
-    let name = p.bytes(3)?;
-    let uad = p.bytes(5)?;
+    let first = template(
+        algorithm_word,
+        type_1.as_deref(),
+        p.bytes(10)?,
+        p.bytes(3)?,
+        p.bytes(5)?,
+    )?;
+    let second = match type_2.as_deref() {
+        Some(t) => {
+            let second = template(
+                algorithm_word,
+                Some(t),
+                p.bytes(12)?,
+                p.bytes(4)?,
+                p.bytes(6)?,
+            )?;
+            if second.ad.key_type != first.ad.key_type {
+                return Err(Failure::KeywordCombination);
+            }
+            Some(second)
+        }
+        None => None,
+    };
+    let mut key = zeroize::Zeroizing::new(vec![0u8; n]);
+    card.random(&mut key)?;
+    let wrap = |t: &VarKey| card.with_current_master_key(Class::Aes, |mk| wrap_var(mk, t, &key));
+    let bytes_1 = wrap(&first)?.to_bytes();
+    fits(p.int(9)?, &bytes_1)?;
+    let bytes_2 = match &second {
+        Some(t) => {
+            let b = wrap(t)?.to_bytes();
+            fits(p.int(11)?, &b)?;
+            b
+        }
+        None => Vec::new(),
+    };
+    Ok(Reply::outputs(vec![
+        Param::Bytes(bytes_1),
+        Param::Bytes(bytes_2),
+    ]))
+}
+
+/// The token Key Generate2 fills for one copy: the skeleton (or internal token of the
+/// algorithm) in `target` for key type TOKEN, IBM's default token for CIPHER or MAC; a
+/// non-empty key name or user data replaces the token's.
+fn template(
+    algorithm_word: &str,
+    key_type: Option<&str>,
+    target: &[u8],
+    name: &[u8],
+    uad: &[u8],
+) -> Result<VarKey, Failure> {
     check_name_and_uad(name, uad)?;
-    let declared = p.int(9)?;
-    let target = p.bytes(10)?;
-    let mut template = match type_1.as_deref() {
+    let algorithm = algorithm_of(algorithm_word);
+    let mut template = match key_type {
         Some("TOKEN") => {
             if is_label(target) {
                 return Err(Failure::KeyTokenInvalid);
@@ -453,15 +506,7 @@ pub(crate) fn csnbkgn2(
     }
     template.ad.kmf[1] &= !usage::PARTS_TWO_MORE;
     template.ad.kmf[2] = usage::PEDIGREE_RANDOM;
-    let mut key = zeroize::Zeroizing::new(vec![0u8; n]);
-    card.random(&mut key)?;
-    let token = card.with_current_master_key(Class::Aes, |mk| wrap_var(mk, &template, &key))?;
-    let bytes = token.to_bytes();
-    fits(declared, &bytes)?;
-    Ok(Reply::outputs(vec![
-        Param::Bytes(bytes),
-        Param::Bytes(Vec::new()),
-    ]))
+    Ok(template)
 }
 
 const KPI2: Grammar = Grammar {
