@@ -523,6 +523,10 @@ impl Card {
             "CSNBKTC" => verbs::ktc::csnbktc(self, rules, params),
             "CSNBKYT" => verbs::keytest::csnbkyt(self, rules, params),
             "CSNBKYTX" => verbs::keytest::csnbkytx(self, rules, params),
+            "CSNBDEC" => verbs::cipher::csnbdec(self, rules, params),
+            "CSNBENC" => verbs::cipher::csnbenc(self, rules, params),
+            "CSNBMGN" => verbs::mac::csnbmgn(self, rules, params),
+            "CSNBMVR" => verbs::mac::csnbmvr(self, rules, params),
             "CSNBMKP" => verbs::mkp::csnbmkp(self, rules, params),
             "CSNBHMG" => verbs::hmac::csnbhmg(self, rules, params),
             "CSNBHMV" => verbs::hmac::csnbhmv(self, rules, params),
@@ -533,6 +537,8 @@ impl Card {
             "CSNBOWH" => verbs::hash::csnbowh(self, rules, params),
             "CSNBRNG" => verbs::random::csnbrng(self, rules, params),
             "CSNBRNGL" => verbs::random::csnbrngl(self, rules, params),
+            "CSNBSAD" => verbs::sae::csnbsad(self, rules, params),
+            "CSNBSAE" => verbs::sae::csnbsae(self, rules, params),
             _ => Err(Failure::NotSupported),
         }
     }

@@ -66,6 +66,9 @@ pub enum Failure {
     /// A key-part parameter's length is not valid for the register class, or a key bit length
     /// (Key_Token_Build2 `clear_key_bit_length`, Key_Generate2, Key_Part_Import2) is not one
     /// IBM allows for the algorithm. 8/43 ("key_length / key_token_length not valid").
+    /// A key-part parameter's length is not valid for the register class, or a clear key's
+    /// length is not valid for the algorithm (Symmetric_Algorithm_Encipher with KEY-CLR). 8/43
+    /// ("key_length / key_token_length not valid").
     KeyLength,
     /// The new-master-key register is not in the state the process keyword needs (MIDDLE or
     /// LAST with no FIRST part loaded, SET with an incomplete register). IBM documents no
@@ -151,6 +154,13 @@ pub enum Failure {
     /// section length or order, a length that points past the token's end, an unknown curve.
     /// 8/770 ("The PKA key token has an invalid field", CCA254 Fig. A-4, p=368).
     PkaTokenField,
+    /// Deciphered data failed its check: an X9.23 or PKCS padding that is not valid
+    /// (Decipher, Symmetric_Algorithm_Decipher) or a GCM authentication tag that does not
+    /// verify (Symmetric_Algorithm_Decipher). IBM documents no reason code for these; softcca
+    /// answers 8/72 (IBM's general "data not valid" code, as for [`Failure::ChainingVector`])
+    /// for all of them alike, so that a padding error and a tag error look the same from
+    /// outside, and returns no text.
+    DecipheredData,
 }
 
 impl Failure {
@@ -187,6 +197,7 @@ impl Failure {
             Failure::ControlVector => Codes::new(8, 39),
             Failure::KeyForm => Codes::new(8, 41),
             Failure::PkaTokenField => Codes::new(8, 770),
+            Failure::DecipheredData => Codes::new(8, 72),
         }
     }
 }
@@ -292,6 +303,7 @@ mod tests {
         Failure::ControlVector,
         Failure::KeyForm,
         Failure::PkaTokenField,
+        Failure::DecipheredData,
     ];
 
     #[test]

@@ -5,6 +5,7 @@
 //! parameter conventions of each verb are written beside it; the host library marshals to
 //! exactly those.
 
+pub(crate) mod cipher;
 pub(crate) mod facility;
 pub(crate) mod hash;
 pub(crate) mod held;
@@ -20,6 +21,8 @@ pub(crate) mod mkp;
 pub(crate) mod random;
 pub(crate) mod transport;
 pub(crate) mod var;
+pub(crate) mod mac;
+pub(crate) mod sae;
 
 use softcca_wire::Param;
 
