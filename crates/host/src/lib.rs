@@ -19,6 +19,7 @@ mod verbs_keys;
 mod reencipher;
 mod verbs_keypart;
 mod verbs_var;
+mod verbs_data;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -39,6 +40,7 @@ pub use reencipher::ReencipherReport;
 pub use softcca_card::rules::Element;
 pub use verbs_keys::KeyTokenParts;
 pub use verbs_keypart::KeyTestValues;
+pub use verbs_data::{Ciphered, Mac, SymmetricOutput, SymmetricRequest};
 
 /// A verb that did not do its work: IBM's return code (8 or more) and reason code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

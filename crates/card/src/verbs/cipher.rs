@@ -234,7 +234,7 @@ pub(crate) fn csnbenc(
         Some("CUSP") | Some("IPS") => return Err(Failure::NotSupported),
         _ => false,
     };
-    if !x923 && (text.is_empty() || text.len() % BLOCK != 0) {
+    if !x923 && (text.is_empty() || !text.len().is_multiple_of(BLOCK)) {
         return Err(Failure::TextLength);
     }
     let key = card.des_key(identifier)?;
@@ -272,7 +272,7 @@ pub(crate) fn csnbdec(
         Some("CUSP") | Some("IPS") => return Err(Failure::NotSupported),
         _ => false,
     };
-    if text.is_empty() || text.len() % BLOCK != 0 {
+    if text.is_empty() || !text.len().is_multiple_of(BLOCK) {
         return Err(Failure::TextLength);
     }
     let key = card.des_key(identifier)?;

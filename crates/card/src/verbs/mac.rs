@@ -132,7 +132,7 @@ fn compute(plan: &Plan, key: &[u8], text: &[u8], chain_in: &[u8]) -> Result<MacS
     } else {
         ([0u8; BLOCK], false)
     };
-    if !last && text.len() % BLOCK != 0 {
+    if !last && !text.len().is_multiple_of(BLOCK) {
         return Err(Failure::TextLength);
     }
     // The intermediate cipher: single DES under the (left) key for X9.9-1, X9.19OPT and the

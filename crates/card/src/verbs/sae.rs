@@ -211,7 +211,7 @@ fn chain_out(ocv: &[u8]) -> Vec<u8> {
 }
 
 fn block_multiple(text: &[u8]) -> Result<(), Failure> {
-    if text.is_empty() || text.len() % BLOCK != 0 {
+    if text.is_empty() || !text.len().is_multiple_of(BLOCK) {
         Err(Failure::TextLength)
     } else {
         Ok(())
