@@ -18,6 +18,10 @@
 //!   X9.23 "always adds from one byte to eight bytes", the last added byte is their count
 //!   (X'01'–X'08'), "the other added padding bytes are set to X'00'"; on decipherment the last
 //!   byte says how many bytes to remove.
+//! - IBM Docs "CCA for Linux", "ANSI X9.23 cipher block chaining"
+//!   (<https://www.ibm.com/docs/en/linux-on-systems?topic=processes-ansi-x923-cipher-block-chaining>):
+//!   1–8 bytes always appended, the last their count; the ciphertext is 1–8 bytes longer
+//!   "even if the length of the plaintext is a multiple of eight bytes"; no pad character.
 //! - IBM Docs "CCA for Linux", "General data-encryption processes"
 //!   (lxcc/wskc_c_gendata.html); ICSF "Encipher"
 //!   (<https://www.ibm.com/docs/en/SSLTBW_2.3.0/com.ibm.zos.v2r3.csfb400/enc.htm>).
@@ -47,9 +51,11 @@
 //! - IBM is silent on the chaining vector beyond bytes 0–7: softcca writes the OCV at 0–7 and
 //!   zeros at 8–17 and reads only bytes 0–7 for CONTINUE. A chaining vector or IV of another
 //!   length is 8/72.
-//! - `pad_character` must be 0–255 (8/72 otherwise). **\[U\]** IBM's X9.23 text (CCA254)
-//!   says the pad bytes are X'00'; softcca pads with X'00' and does not use
-//!   `pad_character`.
+//! - `pad_character` must be 0–255 (8/72 otherwise) and is not used: IBM Docs "ANSI X9.23
+//!   cipher block chaining" says the X9.23 method "does not allow specification of a pad
+//!   character". The same page says the standard wants the other pad bytes random; CCA254
+//!   says CCA sets them to X'00'. softcca follows CCA254 (X'00'), which keeps encipherment
+//!   deterministic; decipherment reads only the count byte, so either way interoperates.
 //! - IBM is silent on an X9.23 count byte outside 1–8 on decipherment: softcca refuses it
 //!   with [`Failure::DecipheredData`] (8/72), the code it uses for every deciphered-data
 //!   check, and returns nothing.

@@ -1,6 +1,6 @@
 //! MAC_Generate (CSNBMGN) and MAC_Verify (CSNBMVR): DES and TDES CBC-MACs (ANSI X9.9-1,
-//! ANSI X9.19 optional procedure, EMV padding, TDES-MAC) with a MAC, MACVER, DATA, DATAM or
-//! DATAMV key.
+//! ANSI X9.19 optional procedure, EMV padding, ISO 16609 TDES-MAC) with a MAC, MACVER, DATA,
+//! DATAM or DATAMV key.
 //!
 //! Sources:
 //! - IBM Docs "CCA for Linux", "MAC Generate (CSNBMGN)"
@@ -23,6 +23,12 @@
 //!   X9.9-1 is the default with a single-length key and equals ISO/IEC 9797-1 algorithm 1;
 //!   X9.19OPT is the default with a double-length key and equals ISO/IEC 9797-1 algorithm 3;
 //!   EMVMAC/EMVMACD append X'80' and 0–7 X'00' bytes (single / double-length key).
+//! - IBM Docs "CCA for Linux", "ISO 16609 TDES MAC"
+//!   (<https://www.ibm.com/docs/en/linuxonibm/lxcc/wskc_c_iso16609tm.html>): ISO/IEC 9797-1
+//!   algorithm 1 with TDES and a double-length key, zero padding. MAC Generate's overview
+//!   also names TDES-CMAC (NIST SP 800-38B) with double- or triple-length keys; softcca does
+//!   not implement it yet (its rule-array keyword was not found; "TDES-CMAC" has 9
+//!   characters and cannot be one), so any keyword for it is 8/33 today.
 //! - 4/1 for a MAC that does not verify (CCA254 Fig. A-3, p=363); 8/39 for a CV violation.
 //!
 //! Parameter blocks:
@@ -42,8 +48,9 @@
 //!   ENCIPHER or DECIPHER key does not (8/39), and a MACVER key cannot generate (8/39).
 //! - The default processing rule follows the key length: X9.9-1 for single, X9.19OPT for
 //!   double. **IBM is silent** on a triple-length key with no rule: softcca uses TDES-MAC.
-//!   **\[U\]** TDES-MAC (ISO/IEC 9797-1 algorithm 1 with TDES, zero padding) is taken from
-//!   the 4767 keyword list as remembered, not re-read.
+//!   **\[U\]** the keyword spelling TDES-MAC for IBM's "ISO 16609 TDES MAC" method is from
+//!   memory (the keyword table was not re-read); IBM's page names a double-length key,
+//!   softcca also takes a triple-length one.
 //! - **IBM is silent** on the code for a key of the wrong length for the rule (X9.9-1 or
 //!   EMVMAC with a double key, X9.19OPT or EMVMACD with a single or triple key, TDES-MAC with
 //!   a single key): softcca answers 8/34, the keyword does not combine with the key.
