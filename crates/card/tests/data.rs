@@ -899,3 +899,49 @@ fn sae_sad_refusals() {
     let r = s(&["AES", "KEYIDENT"], &token, 0, &IV16, &CHAIN32, &text);
     assert_eq!(codes(&r), (0, 10001));
 }
+
+#[test]
+fn sae_with_a_clear_key_token_needs_no_master_key() {
+    use softcca_card::tokens::aes::{AesToken, InternalAes};
+    let card = new_card(13);
+    let key = pattern(9, 24);
+    let token = AesToken::Internal(InternalAes::clear(&key).expect("clear token")).to_bytes();
+    let text = pattern(3, 48);
+    let by_token = sae(
+        &card,
+        &["AES", "KEYIDENT"],
+        &token,
+        0,
+        &IV16,
+        &CHAIN32,
+        &text,
+        &[],
+    );
+    assert_eq!(codes(&by_token), (0, 0), "no AES master key is needed");
+    let by_bytes = sae(
+        &card,
+        &["AES", "KEY-CLR"],
+        &key,
+        0,
+        &IV16,
+        &CHAIN32,
+        &text,
+        &[],
+    );
+    assert_eq!(outputs(&by_token), outputs(&by_bytes));
+    // An encrypted token needs the AES master key: 12/764 without one.
+    let mk_card = new_card(14);
+    load_aes(&mk_card);
+    let enciphered = import_aes(&mk_card, &key);
+    let r = sae(
+        &card,
+        &["AES", "KEYIDENT"],
+        &enciphered,
+        0,
+        &IV16,
+        &CHAIN32,
+        &text,
+        &[],
+    );
+    assert_refused(&r, (12, 764), "no AES master key");
+}
