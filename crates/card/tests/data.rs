@@ -178,7 +178,11 @@ fn encipher_refusals() {
         (8, 34),
         "two ICVs",
     );
-    assert_refused(&e(&["CUSP"], &token, &text, &ZERO8, &CHAIN), (8, 2), "CUSP");
+    assert_refused(
+        &e(&["CUSP"], &token, &[], &ZERO8, &CHAIN),
+        (8, 25),
+        "CUSP, empty",
+    );
     assert_refused(&e(&["IPS"], &token, &text, &ZERO8, &CHAIN), (8, 2), "IPS");
     assert_refused(
         &e(&[], &token, &text[..7], &ZERO8, &CHAIN),
@@ -944,4 +948,39 @@ fn sae_with_a_clear_key_token_needs_no_master_key() {
         &[],
     );
     assert_refused(&r, (12, 764), "no AES master key");
+}
+
+/// CUSP as ICSF describes it, checked against CBC calls of the same card: whole blocks are
+/// CBC; the OCV is the last ciphertext block (or the ICV) enciphered again; a short tail is
+/// XORed with that block.
+#[test]
+fn cusp_matches_ibms_description() {
+    let card = new_card(15);
+    load_sym(&card);
+    let iv = pattern(7, 8);
+    for (token, _) in des_keys(&card) {
+        for len in [1usize, 7, 8, 15, 16, 20, 33] {
+            let text = pattern(len as u8, len);
+            let r = enc(&card, &["CUSP"], &token, &text, &iv, &CHAIN);
+            assert_eq!(codes(&r), (0, 0), "CUSP {len}");
+            let out = outputs(&r);
+            assert_eq!(out[0].len(), len, "as long as the plaintext");
+            let whole = len / 8 * 8;
+            let last = if whole > 0 {
+                let cbc = outputs(&enc(&card, &[], &token, &text[..whole], &iv, &CHAIN));
+                assert_eq!(&out[0][..whole], &cbc[0][..], "whole blocks are CBC");
+                cbc[1][..8].to_vec()
+            } else {
+                iv.clone()
+            };
+            // e(last): a one-block CBC of zeros with the last block as the IV.
+            let d = outputs(&enc(&card, &[], &token, &[0; 8], &last, &CHAIN)).remove(0);
+            assert_eq!(&out[1][..8], &d[..], "the OCV");
+            let tail: Vec<u8> = text[whole..].iter().zip(&d).map(|(p, k)| p ^ k).collect();
+            assert_eq!(&out[0][whole..], &tail[..], "the short block");
+            let back = outputs(&dec(&card, &["CUSP"], &token, &out[0], &iv, &CHAIN));
+            assert_eq!(back[0], text);
+            assert_eq!(back[1], out[1], "decipher gives the same OCV");
+        }
+    }
 }

@@ -100,7 +100,8 @@ impl Cca {
     /// encipherment with a DATA, CIPHER or ENCIPHER key. `rule_array`: CBC (default; text a
     /// multiple of 8) or X9.23 (pads 1–8 bytes), and INITIAL (default; ICV =
     /// `initialization_vector`, 8 bytes) or CONTINUE (ICV = bytes 0–7 of `chaining_vector`).
-    /// `chaining_vector` is IBM's 18-byte work area. `pad_character` is 0–255.
+    /// `chaining_vector` is IBM's 18-byte work area. `pad_character` is 0–255. CUSP (any
+    /// non-empty length, ciphertext as long as the text) is also accepted; IPS is 8/2.
     pub fn encipher(
         &self,
         key_identifier: &[u8],

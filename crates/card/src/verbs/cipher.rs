@@ -22,6 +22,10 @@
 //!   (<https://www.ibm.com/docs/en/linux-on-systems?topic=processes-ansi-x923-cipher-block-chaining>):
 //!   1–8 bytes always appended, the last their count; the ciphertext is 1–8 bytes longer
 //!   "even if the length of the plaintext is a multiple of eight bytes"; no pad character.
+//! - ICSF "CUSP" (<https://www.ibm.com/docs/en/SSLTBW_2.2.0/com.ibm.zos.v2r2.csfb400/csfb4940.htm>):
+//!   whole blocks as CBC; the last ciphertext block "enciphered again" is the OCV; a last
+//!   short block is XORed with the first bytes of that double-enciphered block, which is
+//!   also passed back as the OCV; text under 8 bytes is XORed with the enciphered ICV.
 //! - IBM Docs "CCA for Linux", "General data-encryption processes"
 //!   (lxcc/wskc_c_gendata.html); ICSF "Encipher"
 //!   (<https://www.ibm.com/docs/en/SSLTBW_2.3.0/com.ibm.zos.v2r3.csfb400/enc.htm>).
@@ -33,7 +37,7 @@
 //!   permit the use is 8/39.
 //!
 //! Parameter blocks:
-//! - CSNBENC: rule array 0–2 (processing rule CBC (default) | X9.23 | CUSP | IPS; ICV selection
+//! - CSNBENC: rule array 0–2 (processing rule CBC (default) | X9.23 | CUSP | IPS (8/2); ICV selection
 //!   INITIAL (default) | CONTINUE); params `[Bytes key_identifier (64), Bytes clear_text, Bytes
 //!   initialization_vector (8), Int pad_character, Bytes chaining_vector (18)]` → outputs
 //!   `[Bytes cipher_text, Bytes chaining_vector (18)]`. IBM's `text_length` is the length of
@@ -47,7 +51,13 @@
 //! - CBC: the text must be a non-empty multiple of 8 bytes (8/25 otherwise). X9.23 encipher
 //!   accepts any length, the empty text included (one block of padding). Decipher: a non-empty
 //!   multiple of 8 for every rule (8/25).
-//! - CUSP and IPS are documented for the 4767 but not implemented yet: 8/2.
+//! - CUSP, as ICSF describes it: CBC over the whole blocks; then D = e(last ciphertext block,
+//!   or the ICV when the text is shorter than 8 bytes); a short last block is XORed with the
+//!   left bytes of D; the OCV is D (so for whole blocks it is the last ciphertext block
+//!   enciphered again). Any non-empty length (8/25 for empty text); the ciphertext is as
+//!   long as the plaintext.
+//! - IPS is documented for the 4767 but its short-block and OCV rules were not found in a
+//!   readable source: 8/2 until then.
 //! - IBM is silent on the chaining vector beyond bytes 0–7: softcca writes the OCV at 0–7 and
 //!   zeros at 8–17 and reads only bytes 0–7 for CONTINUE. A chaining vector or IV of another
 //!   length is 8/72.
@@ -188,6 +198,49 @@ impl DesEngine {
         }
         chain
     }
+
+    /// CUSP: CBC over the whole blocks, then D = e(last ciphertext block, or the ICV when
+    /// there is none); a short last block (1–7 bytes) is XORed with the left bytes of D, and D
+    /// is the OCV. Enciphers `data` in place and returns the OCV.
+    pub(crate) fn cusp_encrypt(&self, icv: [u8; BLOCK], data: &mut [u8]) -> [u8; BLOCK] {
+        let whole = data.len() - data.len() % BLOCK;
+        let (blocks, tail) = data.split_at_mut(whole);
+        let mut d = self.cbc_encrypt(icv, blocks);
+        self.encrypt(&mut d);
+        for (b, k) in tail.iter_mut().zip(&d) {
+            *b ^= k;
+        }
+        d
+    }
+
+    /// The inverse of [`DesEngine::cusp_encrypt`]; returns the same OCV.
+    pub(crate) fn cusp_decrypt(&self, icv: [u8; BLOCK], data: &mut [u8]) -> [u8; BLOCK] {
+        let whole = data.len() - data.len() % BLOCK;
+        let (blocks, tail) = data.split_at_mut(whole);
+        let mut d = self.cbc_decrypt(icv, blocks);
+        self.encrypt(&mut d);
+        for (b, k) in tail.iter_mut().zip(&d) {
+            *b ^= k;
+        }
+        d
+    }
+}
+
+/// The processing rule of an Encipher or Decipher call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rule {
+    Cbc,
+    X923,
+    Cusp,
+}
+
+fn rule(chosen: Option<&str>) -> Result<Rule, Failure> {
+    match chosen {
+        Some("X9.23") => Ok(Rule::X923),
+        Some("CUSP") => Ok(Rule::Cusp),
+        Some("IPS") => Err(Failure::NotSupported),
+        _ => Ok(Rule::Cbc),
+    }
 }
 
 const ENC: Grammar = Grammar {
@@ -235,12 +288,13 @@ pub(crate) fn csnbenc(
     if !(0..=255).contains(&p.int(3)?) {
         return Err(Failure::Length);
     }
-    let x923 = match chosen.get(0) {
-        Some("X9.23") => true,
-        Some("CUSP") | Some("IPS") => return Err(Failure::NotSupported),
-        _ => false,
+    let rule = rule(chosen.get(0))?;
+    let bad_length = match rule {
+        Rule::Cbc => text.is_empty() || !text.len().is_multiple_of(BLOCK),
+        Rule::Cusp => text.is_empty(),
+        Rule::X923 => false,
     };
-    if !x923 && (text.is_empty() || !text.len().is_multiple_of(BLOCK)) {
+    if bad_length {
         return Err(Failure::TextLength);
     }
     let key = card.des_key(identifier)?;
@@ -248,14 +302,21 @@ pub(crate) fn csnbenc(
         return Err(Failure::ControlVector);
     }
     let engine = DesEngine::new(key.key.expose())?;
-    let pad = if x923 { BLOCK - text.len() % BLOCK } else { 0 };
+    let pad = if rule == Rule::X923 {
+        BLOCK - text.len() % BLOCK
+    } else {
+        0
+    };
     let mut out = Vec::with_capacity(text.len() + pad);
     out.extend_from_slice(text);
     if pad > 0 {
         out.resize(text.len() + pad - 1, 0);
         out.push(pad as u8);
     }
-    let ocv = engine.cbc_encrypt(icv, &mut out);
+    let ocv = match rule {
+        Rule::Cusp => engine.cusp_encrypt(icv, &mut out),
+        _ => engine.cbc_encrypt(icv, &mut out),
+    };
     Ok(Reply {
         notice: notice_for(key.used),
         outputs: vec![Param::Bytes(out), Param::Bytes(chain_out(ocv))],
@@ -273,12 +334,8 @@ pub(crate) fn csnbdec(
     let identifier = p.bytes(0)?;
     let text = p.bytes(1)?;
     let icv = icv(chosen.get(1) == Some("CONTINUE"), p.bytes(2)?, p.bytes(3)?)?;
-    let x923 = match chosen.get(0) {
-        Some("X9.23") => true,
-        Some("CUSP") | Some("IPS") => return Err(Failure::NotSupported),
-        _ => false,
-    };
-    if text.is_empty() || !text.len().is_multiple_of(BLOCK) {
+    let rule = rule(chosen.get(0))?;
+    if text.is_empty() || (rule != Rule::Cusp && !text.len().is_multiple_of(BLOCK)) {
         return Err(Failure::TextLength);
     }
     let key = card.des_key(identifier)?;
@@ -287,8 +344,11 @@ pub(crate) fn csnbdec(
     }
     let engine = DesEngine::new(key.key.expose())?;
     let mut out = text.to_vec();
-    let ocv = engine.cbc_decrypt(icv, &mut out);
-    if x923 {
+    let ocv = match rule {
+        Rule::Cusp => engine.cusp_decrypt(icv, &mut out),
+        _ => engine.cbc_decrypt(icv, &mut out),
+    };
+    if rule == Rule::X923 {
         let n = usize::from(out.last().copied().unwrap_or(0));
         if !(1..=BLOCK).contains(&n) {
             return Err(Failure::DecipheredData);
