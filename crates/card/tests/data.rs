@@ -984,3 +984,86 @@ fn cusp_matches_ibms_description() {
         }
     }
 }
+
+/// Every DES data verb meets the same token checks, and Symmetric_Algorithm_Decipher the AES
+/// ones: wrong token type, TVV, version, unknown MKVP, flags, length.
+#[test]
+fn every_verb_checks_its_key_token() {
+    let card = new_card(16);
+    let mk = load_sym(&card);
+    load_aes(&card);
+    let des = des_token(&mk, &with_odd_parity(pattern(1, 16)), "DATA");
+    let aes = import_aes(&card, &pattern(2, 16));
+    let text = pattern(3, 16);
+    type Verb<'a> = Box<dyn Fn(&[u8]) -> softcca_wire::VerbResponse + 'a>;
+    let des_verbs: [(&str, Verb); 4] = [
+        (
+            "ENC",
+            Box::new(|k: &[u8]| enc(&card, &[], k, &text, &ZERO8, &CHAIN)),
+        ),
+        (
+            "DEC",
+            Box::new(|k: &[u8]| dec(&card, &[], k, &text, &ZERO8, &CHAIN)),
+        ),
+        (
+            "MGN",
+            Box::new(|k: &[u8]| mgn(&card, &[], k, &text, &CHAIN)),
+        ),
+        (
+            "MVR",
+            Box::new(|k: &[u8]| mvr(&card, &[], k, &text, &CHAIN, &[0; 4])),
+        ),
+    ];
+    let corrupt = |token: &[u8], at: usize, value: u8, seal: bool| {
+        let mut t = token.to_vec();
+        t[at] = value;
+        if seal {
+            reseal(&mut t);
+        }
+        t
+    };
+    for (name, verb) in &des_verbs {
+        assert!(
+            verb(&des).return_code < 8,
+            "{name} works with the good token"
+        );
+        for (token, code, what) in [
+            (aes.clone(), (8, 49), "an AES token"),
+            (corrupt(&des, 61, des[61] ^ 1, false), (8, 29), "TVV"),
+            (corrupt(&des, 4, 2, true), (8, 49), "version"),
+            (corrupt(&des, 12, des[12] ^ 1, true), (8, 24), "MKVP"),
+            (corrupt(&des, 6, 0x00, true), (8, 47), "flags: no key"),
+            (corrupt(&des, 7, 0x20, true), (8, 2), "flags: WRAP-ENH"),
+            (des[..60].to_vec(), (8, 43), "length"),
+        ] {
+            assert_refused(&verb(&token), code, &format!("{name}: {what}"));
+        }
+    }
+    let sad_k = |k: &[u8]| {
+        sad(
+            &card,
+            &["AES", "KEYIDENT"],
+            k,
+            &[],
+            &IV16,
+            &CHAIN32,
+            &text,
+            &[],
+        )
+    };
+    assert_eq!(codes(&sad_k(&aes)), (0, 0));
+    for (token, code, what) in [
+        (des.clone(), (8, 49), "a DES token"),
+        (corrupt(&aes, 60, aes[60] ^ 1, false), (8, 29), "TVV"),
+        (
+            corrupt(&aes, 4, 5, true),
+            (8, 49),
+            "version X'05' in a 64-byte token",
+        ),
+        (corrupt(&aes, 8, aes[8] ^ 1, true), (8, 24), "MKVP"),
+        (corrupt(&aes, 6, 0x81, true), (8, 47), "reserved flag bit"),
+        (aes[..48].to_vec(), (8, 43), "length"),
+    ] {
+        assert_refused(&sad_k(&token), code, &format!("SAD: {what}"));
+    }
+}
