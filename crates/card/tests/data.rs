@@ -862,7 +862,12 @@ fn sae_sad_refusals() {
     variable[0] = 0x01;
     variable[2..4].copy_from_slice(&136u16.to_be_bytes());
     variable[4] = 0x05;
-    assert_refused(&k(&variable), (8, 49), "a variable-length X'05' token");
+    // A variable-length token is read as one; this one has no valid fields.
+    assert_refused(
+        &k(&variable),
+        (8, 47),
+        "a malformed variable-length X'05' token",
+    );
     assert_refused(
         &k(&des_token(&mk, &with_odd_parity(pattern(3, 16)), "DATA")),
         (8, 49),
@@ -1057,8 +1062,8 @@ fn every_verb_checks_its_key_token() {
         (corrupt(&aes, 60, aes[60] ^ 1, false), (8, 29), "TVV"),
         (
             corrupt(&aes, 4, 5, true),
-            (8, 49),
-            "version X'05' in a 64-byte token",
+            (8, 47),
+            "version X'05' in a 64-byte token (read as a malformed X'05' token)",
         ),
         (corrupt(&aes, 8, aes[8] ^ 1, true), (8, 24), "MKVP"),
         (corrupt(&aes, 6, 0x81, true), (8, 47), "reserved flag bit"),

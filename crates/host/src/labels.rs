@@ -25,14 +25,11 @@ use crate::keystore::{Family, KeyStore, Label, WriteMode};
 
 /// Which key storage a label of one parameter names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code)] // The key verbs landing next use every variant.
 pub(crate) enum Storage {
     /// DES key storage.
     Des,
     /// AES key storage (fixed- and variable-length AES and HMAC tokens).
     Aes,
-    /// PKA key storage.
-    Pka,
     /// AES key storage when the rule array names this keyword, DES key storage otherwise
     /// (verbs that take both algorithms, like Multiple_Clear_Key_Import).
     AesIf(&'static str),
@@ -93,7 +90,6 @@ pub(crate) const TABLE: &[(&str, &[KeyParam])] = &[
         "CSNBKIM",
         &[key(2, Storage::Des), updated(3, Storage::Des, 0)],
     ),
-    ("CSNBKTP", &[key(0, Storage::DesOrAes)]),
     ("CSNBKTR", &[key(1, Storage::Des), key(2, Storage::Des)]),
     ("CSNBKPI", &[updated(1, Storage::Des, 0)]),
     ("CSNBKTC", &[updated(0, Storage::DesOrAes, 0)]),
@@ -153,7 +149,6 @@ fn families(storage: Storage, request: &VerbRequest) -> &'static [Family] {
     match storage {
         Storage::Des => &[Family::Des],
         Storage::Aes => &[Family::Aes],
-        Storage::Pka => &[Family::Pka],
         Storage::AesIf(keyword) => {
             let named = softcca_card::rules::element(keyword)
                 .is_some_and(|e| request.rule_array.contains(&e));

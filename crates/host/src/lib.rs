@@ -15,11 +15,11 @@
 pub mod client;
 pub mod keystore;
 mod labels;
-mod verbs_keys;
 mod reencipher;
-mod verbs_keypart;
-mod verbs_var;
 mod verbs_data;
+mod verbs_keypart;
+mod verbs_keys;
+mod verbs_var;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -38,9 +38,9 @@ pub use client::TransportError;
 pub use keystore::{DeleteMode, Family, KeyStore, Label, WriteMode};
 pub use reencipher::ReencipherReport;
 pub use softcca_card::rules::Element;
-pub use verbs_keys::KeyTokenParts;
-pub use verbs_keypart::KeyTestValues;
 pub use verbs_data::{Ciphered, Mac, SymmetricOutput, SymmetricRequest};
+pub use verbs_keypart::KeyTestValues;
+pub use verbs_keys::KeyTokenParts;
 
 /// A verb that did not do its work: IBM's return code (8 or more) and reason code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -227,3 +227,89 @@ fn data_verbs_with_key_labels() {
         .expect("SAD by label");
     assert_eq!(back.text, vec![7; 32]);
 }
+
+/// A CBC/ECB request for `key` over `text`, chained from `chain`.
+fn sae<'a>(
+    key: &'a [u8],
+    rules: &'a [&'a str],
+    chain: &'a [u8],
+    text: &'a [u8],
+) -> SymmetricRequest<'a> {
+    SymmetricRequest {
+        rule_array: rules,
+        key_identifier: key,
+        key_parms_length: 0,
+        key_parms: &[],
+        block_size: 16,
+        initialization_vector: &[0x11; 16],
+        chain_data: chain,
+        text,
+        output_length: 64,
+        optional_data: &[],
+    }
+}
+
+/// Variable-length AES CIPHER keys (CSNBKTB2 + CSNBKGN2) encipher through CSNBSAE/CSNBSAD as
+/// their key-usage fields allow: direction and mode are enforced (8/39), and a label of AES
+/// key storage holding such a token works.
+#[test]
+fn variable_length_cipher_keys_in_symmetric_algorithm_verbs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cca = Cca::with_card(memory_card(11))
+        .with_key_store(softcca_host::KeyStore::open(dir.path()).expect("key storage"));
+    load_master_keys(&cca);
+    let generate = |usage: &[&str]| {
+        let mut rules = vec!["INTERNAL", "AES", "CIPHER"];
+        rules.extend_from_slice(usage);
+        let skeleton = cca
+            .key_token_build2(&rules, &[], &[], &[], 725)
+            .expect("CSNBKTB2");
+        cca.key_generate2(&["AES", "OP"], 256, "TOKEN", &skeleton)
+            .expect("CSNBKGN2")
+            .0
+    };
+    let both = generate(&[]);
+    let encrypt_only = generate(&["ENCRYPT"]);
+    let ecb_only = generate(&["ECB"]);
+    let chain = [0u8; 32];
+    let text = [0x5Au8; 64];
+    let cbc = &["AES", "CBC", "KEYIDENT"];
+
+    let sealed = cca
+        .symmetric_algorithm_encipher(&sae(&both, cbc, &chain, &text))
+        .expect("CSNBSAE with an X'05' CIPHER key");
+    let open = cca
+        .symmetric_algorithm_decipher(&sae(&both, cbc, &chain, &sealed.text))
+        .expect("CSNBSAD with the same key");
+    assert_eq!(open.text, text.to_vec());
+
+    // ENCRYPT only: enciphers, cannot decipher.
+    let sealed = cca
+        .symmetric_algorithm_encipher(&sae(&encrypt_only, cbc, &chain, &text))
+        .expect("ENCRYPT key enciphers");
+    let err = cca
+        .symmetric_algorithm_decipher(&sae(&encrypt_only, cbc, &chain, &sealed.text))
+        .expect_err("ENCRYPT-only key deciphers");
+    assert_eq!(err.codes, Codes::new(8, 39));
+
+    // ECB only: CBC is refused, ECB works.
+    let err = cca
+        .symmetric_algorithm_encipher(&sae(&ecb_only, cbc, &chain, &text))
+        .expect_err("ECB-only key in CBC");
+    assert_eq!(err.codes, Codes::new(8, 39));
+    cca.symmetric_algorithm_encipher(&sae(&ecb_only, &["AES", "ECB", "KEYIDENT"], &chain, &text))
+        .expect("ECB-only key in ECB");
+
+    // From AES key storage by label.
+    let mut label = [b' '; 64];
+    label[..10].copy_from_slice(b"APP.CIPHER");
+    cca.key_record_create(Family::Aes, &label, &both)
+        .expect("CSNBAKRC");
+    let by_label = cca
+        .symmetric_algorithm_encipher(&sae(&label, cbc, &chain, &text))
+        .expect("CSNBSAE by label");
+    let by_token = cca
+        .symmetric_algorithm_encipher(&sae(&both, cbc, &chain, &text))
+        .expect("CSNBSAE by token");
+    assert_eq!(by_label.text, by_token.text);
+}

@@ -9,12 +9,10 @@
 //! A token enciphered under the OLD master key works and turns the verb's answer into 0/10001
 //! ([`Notice::OldMasterKey`]); a token whose MKVP is neither CURRENT's nor OLD's is 8/24.
 
-#![allow(dead_code)] // The key verbs landing next use every item; remove then.
-
 use crate::card::Card;
 use crate::error::{Failure, Notice};
 use crate::mk::Class;
-use crate::tokens::aes::{AesToken, InternalAes};
+use crate::tokens::aes::AesToken;
 use crate::tokens::des::{DesToken, InternalDes};
 use crate::tokens::var::{Algorithm, VarKey, VarToken, unwrap_var};
 use crate::tokens::{ClearKey, MasterKeyUsed, TOKEN_LEN, wrap};
@@ -46,8 +44,6 @@ pub(crate) struct DesKey {
 /// An operational fixed-length AES key.
 #[derive(Debug)]
 pub(crate) struct AesKey {
-    /// The parsed internal token.
-    pub token: InternalAes,
     /// The clear key (16, 24 or 32 bytes), zeroized on drop.
     pub key: ClearKey,
     /// Which master key deciphered it; `None` for a clear-key token.
@@ -97,7 +93,7 @@ impl Card {
         };
         let (key, used) =
             self.with_master_keys(Class::Aes, |cur, old| wrap::unwrap_aes(&token, cur, old))?;
-        Ok(AesKey { token, key, used })
+        Ok(AesKey { key, used })
     }
 }
 

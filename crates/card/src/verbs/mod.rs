@@ -12,17 +12,17 @@ pub(crate) mod held;
 pub(crate) mod hmac;
 pub(crate) mod import;
 pub(crate) mod keygen;
-pub(crate) mod keys;
-pub(crate) mod keytoken;
 pub(crate) mod keypart;
+pub(crate) mod keys;
 pub(crate) mod keytest;
+pub(crate) mod keytoken;
 pub(crate) mod ktc;
+pub(crate) mod mac;
 pub(crate) mod mkp;
 pub(crate) mod random;
+pub(crate) mod sae;
 pub(crate) mod transport;
 pub(crate) mod var;
-pub(crate) mod mac;
-pub(crate) mod sae;
 
 use softcca_wire::Param;
 

@@ -41,9 +41,10 @@
 //! What softcca does (choices where IBM is silent are marked so):
 //! - Keys: KEY-CLR takes 16, 24 or 32 clear bytes (8/43 otherwise); KEYIDENT a 64-byte
 //!   internal fixed-length AES token (version X'04', clear or under the AES master key; every
-//!   such token is a DATA key, usable both ways). A variable-length AES token (byte 0 X'01',
-//!   version X'05') is recognized and answered 8/49 until variable-length CIPHER keys are
-//!   supported; [`operational_key`] is the one place to add them. A DES key token is 8/49
+//!   such token is a DATA key, usable both ways), or an internal variable-length AES CIPHER
+//!   token (version X'05') whose key-usage fields allow ENCRYPT (CSNBSAE) or DECRYPT
+//!   (CSNBSAD) and the mode (CBC for CBC and PKCS-PAD, ECB, GCM, or ANY-MODE), 8/39
+//!   otherwise; [`operational_key`] is the one place that tells them apart. A DES key token is 8/49
 //!   (version byte not X'04') and a null token or a label that reached the card 8/47.
 //! - `block_size` must be 16 (8/72). The DES keyword gets 8/34: the A28… keywords it needs are
 //!   not supported (they are unknown keywords, 8/33).
@@ -96,7 +97,7 @@ const SAE: Grammar = Grammar {
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     Ecb,
     Cbc,
     CbcPad,
@@ -104,7 +105,7 @@ enum Mode {
 }
 
 #[derive(Debug)]
-struct Plan {
+pub(crate) struct Plan {
     mode: Mode,
     key_ident: bool,
     continue_: bool,
@@ -141,22 +142,38 @@ fn plan(rule_array: &[rules::Element]) -> Result<Plan, Failure> {
 }
 
 /// The AES key a key identifier names, with the notice its use gives. The one place where
-/// key forms are told apart: clear bytes (KEY-CLR), a fixed-length X'04' token, and (later) a
-/// variable-length X'05' token.
+/// key forms are told apart: clear bytes (KEY-CLR), a fixed-length X'04' token (a DATA key,
+/// usable both ways in every mode), and a variable-length X'05' AES CIPHER token, whose
+/// key-usage fields must allow the direction (`encipher`) and the plan's mode (8/39
+/// otherwise; an HMAC token is 8/39 too).
 pub(crate) fn operational_key(
     card: &Card,
-    key_ident: bool,
+    plan: &Plan,
     identifier: &[u8],
+    encipher: bool,
 ) -> Result<(ClearKey, Option<Notice>), Failure> {
-    if !key_ident {
+    if !plan.key_ident {
         return match identifier.len() {
             16 | 24 | 32 => Ok((ClearKey::new(identifier), None)),
             _ => Err(Failure::KeyLength),
         };
     }
     if identifier.len() >= 5 && identifier[0] == 0x01 && identifier[4] == 0x05 {
-        // A variable-length symmetric token: not supported yet.
-        return Err(Failure::KeyTokenVersion);
+        let k = card.aes_var_key(identifier)?;
+        let direction = if encipher {
+            k.token.may_encrypt()
+        } else {
+            k.token.may_decrypt()
+        };
+        let mode = match plan.mode {
+            Mode::Ecb => "ECB",
+            Mode::Cbc | Mode::CbcPad => "CBC",
+            Mode::Gcm => "GCM",
+        };
+        if !direction || !k.token.allows_mode(mode) {
+            return Err(Failure::ControlVector);
+        }
+        return Ok((k.key, k.used.and_then(notice_for)));
     }
     let key = card.aes_key(identifier)?;
     Ok((key.key, key.used.and_then(notice_for)))
@@ -255,7 +272,7 @@ pub(crate) fn csnbsae(
             } else {
                 None
             };
-            let (key, notice) = operational_key(card, plan.key_ident, identifier)?;
+            let (key, notice) = operational_key(card, &plan, identifier, true)?;
             let mut out = text.to_vec();
             let (k, context) = match icv {
                 Some(icv) => (
@@ -279,7 +296,7 @@ pub(crate) fn csnbsae(
             let padded = text.len() - text.len() % BLOCK + BLOCK;
             out_len(buffer, padded)?;
             let icv = cbc_icv(&plan, iv, chain)?;
-            let (key, notice) = operational_key(card, plan.key_ident, identifier)?;
+            let (key, notice) = operational_key(card, &plan, identifier, true)?;
             let mut out = Vec::with_capacity(padded);
             out.extend_from_slice(text);
             PaddedBlockEncryptingKey::cbc_pkcs7(unbound(key.expose())?)
@@ -295,7 +312,7 @@ pub(crate) fn csnbsae(
                 return Err(Failure::Length);
             }
             out_len(buffer, text.len())?;
-            let (key, notice) = operational_key(card, plan.key_ident, identifier)?;
+            let (key, notice) = operational_key(card, &plan, identifier, true)?;
             let k = gcm_key(key.expose())?;
             let mut out = text.to_vec();
             let tag = k
@@ -348,7 +365,7 @@ pub(crate) fn csnbsad(
             if plan.mode != Mode::CbcPad {
                 out_len(buffer, text.len())?;
             }
-            let (key, notice) = operational_key(card, plan.key_ident, identifier)?;
+            let (key, notice) = operational_key(card, &plan, identifier, false)?;
             let mut out = text.to_vec();
             let chain_data = match icv {
                 Some(_) => chain_out(last_block(text)),
@@ -388,7 +405,7 @@ pub(crate) fn csnbsad(
                 return Err(Failure::Length);
             }
             out_len(buffer, text.len())?;
-            let (key, notice) = operational_key(card, plan.key_ident, identifier)?;
+            let (key, notice) = operational_key(card, &plan, identifier, false)?;
             let k = gcm_key(key.expose())?;
             let out = gcm_open(&k, iv, aad, text, tag)?;
             (chain.to_vec(), out, notice)
