@@ -303,8 +303,14 @@ fn key_labels_in_generate_export_import_and_parse() {
         )
         .expect("OPEX with a KEK label");
     assert_eq!(ex_copy[0], 0x02);
-    // Key_Token_Parse of a labelled record.
-    let parts = cca.key_token_parse(&key_l).expect("KTP by label");
+    // Key_Token_Parse takes no label (IBM: "You cannot use a key label for a key-token record
+    // in key storage"): the label reaches the card as it is and is no token. The record's
+    // token, read first, parses.
+    let err = cca.key_token_parse(&key_l).expect_err("KTP by label");
+    assert_eq!(err.codes, Codes::new(8, 47));
+    let parts = cca
+        .key_token_parse(&cca.key_record_read(Family::Des, &key_l).expect("CSNBKRR"))
+        .expect("KTP of the record's token");
     assert_eq!(parts.key_type, "CIPHER");
     // A label with no record: 8/30; a malformed one: 8/32.
     let err = cca
