@@ -9,9 +9,9 @@
 //! and written back only when the card changed it. Each record write is one SQLite
 //! transaction, so an interruption leaves every record either as it was (under OLD, still
 //! usable) or re-enciphered; running again finishes the work, reporting the records done
-//! before as already current. Records that hold no key (null tokens), external tokens (under
-//! a transport key, not the master key) and variable-length AES tokens (Key_Token_Change2,
-//! not implemented here) are skipped and listed. A record whose token the card refuses (for
+//! before as already current. Variable-length (X'05') AES and HMAC tokens go through
+//! Key_Token_Change2 RTCMK instead. Records that hold no key (null tokens) and external
+//! tokens (under a transport key, not the master key) are skipped and listed. A record whose token the card refuses (for
 //! instance 8/24: under neither CURRENT nor OLD) is listed with its codes; the run goes on.
 //!
 //! Known limit, as for labels (see `labels`): read, re-encipher and write are three steps; a
@@ -29,16 +29,16 @@ pub struct ReencipherReport {
     pub changed: Vec<String>,
     /// Records already under the current master key.
     pub already_current: Vec<String>,
-    /// Records with nothing to re-encipher here (null, external or variable-length tokens),
-    /// with the reason.
+    /// Records with nothing to re-encipher (null or external tokens), with the reason.
     pub skipped: Vec<(String, &'static str)>,
     /// Records the card refused, with its codes (or the key-storage error's).
     pub failed: Vec<(String, Codes)>,
 }
 
 impl Cca {
-    /// Re-enciphers every DES and fixed-length AES token of key storage under the current
-    /// master key through Key_Token_Change RTCMK. Safe to run again after an interruption.
+    /// Re-enciphers every DES and AES token of key storage under the current master key:
+    /// fixed-length tokens through Key_Token_Change RTCMK, variable-length ones through
+    /// Key_Token_Change2 RTCMK. Safe to run again after an interruption.
     /// Fails as a whole only when key storage cannot be opened or listed.
     pub fn reencipher_key_storage(&self) -> Result<ReencipherReport, CcaError> {
         let keys = self.key_store()?;
@@ -60,7 +60,12 @@ impl Cca {
                     continue;
                 }
                 let algorithm = if family == Family::Aes { "AES" } else { "DES" };
-                let new = match self.key_token_change(&["RTCMK", algorithm], &token) {
+                let changed = if is_variable_length(&token) {
+                    self.key_token_change2(&["RTCMK"], &token)
+                } else {
+                    self.key_token_change(&["RTCMK", algorithm], &token)
+                };
+                let new = match changed {
                     Ok(t) => t,
                     Err(e) => {
                         report.failed.push((name, e.codes));
@@ -89,17 +94,18 @@ fn family_name(family: Family) -> &'static str {
     }
 }
 
-/// Why a record's token is not one for CSNBKTC, if it is not.
+/// Whether a token is a variable-length symmetric token (version X'05'), for CSNBKTC2.
+fn is_variable_length(token: &[u8]) -> bool {
+    token.get(4) == Some(&0x05)
+}
+
+/// Why a record's token has nothing to re-encipher, if it has not.
 fn skip_reason(family: Family, token: &[u8]) -> Option<&'static str> {
-    if family.is_null(token) {
+    if family.is_null(token) || token.first() == Some(&0x00) {
         return Some("null token (no key)");
     }
-    if token.len() != 64 {
-        return Some("variable-length token (Key_Token_Change2)");
-    }
-    match (token[0], token[4]) {
-        (0x02, _) => Some("external token (not under the master key)"),
-        (0x01, 0x05) => Some("variable-length token (Key_Token_Change2)"),
+    match token.first() {
+        Some(0x02) => Some("external token (not under the master key)"),
         _ => None,
     }
 }

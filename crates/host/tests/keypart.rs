@@ -195,6 +195,19 @@ fn reencipher_key_storage_after_a_master_key_change() {
         .expect("create");
     cca.key_record_create(Family::Des, &label("DES.EMPTY"), &[])
         .expect("create");
+    // A variable-length HMAC key (Key_Token_Change2 re-wraps it).
+    let skeleton = cca
+        .key_token_build2(&["INTERNAL", "HMAC", "MAC", "GENERATE"], &[], &[], &[], 725)
+        .expect("CSNBKTB2");
+    let (hmac_key, _) = cca
+        .key_generate2(&["HMAC", "OP"], 256, "TOKEN", &skeleton)
+        .expect("CSNBKGN2");
+    cca.key_record_create(Family::Aes, &label("HMAC.ONE"), &hmac_key)
+        .expect("create");
+    let mac_before = cca
+        .hmac_generate(&["HMAC", "SHA-256"], &hmac_key, b"text", &mut [0; 128], 32)
+        .expect("CSNBHMG")
+        .0;
 
     let mk2 = set_mk(&cca, "SYM-MK", 0x3D, 0x86);
     let amk2 = set_mk(&cca, "AES-MK", 0x33, 0x44);
@@ -205,7 +218,12 @@ fn reencipher_key_storage_after_a_master_key_change() {
     let report = cca.reencipher_key_storage().expect("reencipher");
     assert_eq!(
         report.changed,
-        ["DES:DES.ONE", "DES:DES.THREE", "AES:AES.ONE"]
+        [
+            "DES:DES.ONE",
+            "DES:DES.THREE",
+            "AES:AES.ONE",
+            "AES:HMAC.ONE"
+        ]
     );
     assert_eq!(report.already_current, ["DES:DES.TWO"]);
     assert_eq!(report.skipped.len(), 1);
@@ -229,9 +247,26 @@ fn reencipher_key_storage_after_a_master_key_change() {
     let (k, _) = wrap::unwrap_aes(&at, Some(&amk2), None).expect("under the new AES MK");
     assert_eq!(k.expose(), &[0x42; 32]);
 
+    let hmac_key = cca
+        .key_record_read(Family::Aes, &label("HMAC.ONE"))
+        .expect("read");
+    assert_eq!(
+        &hmac_key[10..18],
+        &verification_pattern(Class::Aes, &amk2),
+        "the HMAC token carries the new AES MKVP"
+    );
+    let (mac_after, codes) = cca
+        .hmac_generate(&["HMAC", "SHA-256"], &hmac_key, b"text", &mut [0; 128], 32)
+        .expect("CSNBHMG after");
+    assert_eq!(
+        (mac_after, codes),
+        (mac_before, Codes::new(0, 0)),
+        "same key, current MK"
+    );
+
     let again = cca.reencipher_key_storage().expect("second run");
     assert!(again.changed.is_empty());
-    assert_eq!(again.already_current.len(), 4);
+    assert_eq!(again.already_current.len(), 5);
 
     // Two more SETs without re-enciphering: the DES records are under neither CURRENT nor
     // OLD any more, and each is reported with 8/24 (the AES record is still current).
