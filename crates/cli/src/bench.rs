@@ -3,14 +3,17 @@
 //! Each workload runs its verb from N client threads for a fixed time and reports calls per
 //! second. A workload with cryptography also runs the same operation done directly by the
 //! crypto library the card uses, from the same number of threads, in the same run: the ratio
-//! of the two is what the card, the bus and the host library cost.
+//! of the two is what the card, the bus and the host library cost. The library's operation is
+//! the whole of what one call does: key schedule, a copy of the text, the cipher or hash
+//! (the card also deciphers the key token under its master key, which the library does not).
+//! With `--embedded`, a card without master keys gets random ones first, as `serve --dev` does.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
-use softcca_host::Cca;
+use softcca_host::{Cca, SymmetricRequest};
 
 use crate::Target;
 
@@ -44,6 +47,12 @@ enum What {
     Ping,
     /// One_Way_Hash (CSNBOWH) SHA-256, ONLY.
     Owh,
+    /// Symmetric_Algorithm_Encipher (CSNBSAE) AES-256-CBC with an internal X'04' token.
+    Sae,
+    /// Encipher (CSNBENC) TDES-CBC with a triple-length internal DATA token.
+    Enc,
+    /// HMAC_Generate (CSNBHMG) HMAC-SHA-256 with a 32-byte key in an internal X'05' token.
+    Hmg,
 }
 
 impl What {
@@ -51,6 +60,8 @@ impl What {
         match self {
             What::Rngl | What::Ping => &[32],
             What::Owh => &[1 << 20],
+            What::Sae => &[1 << 10, 1 << 20],
+            What::Enc | What::Hmg => &[1 << 10],
         }
     }
 }
@@ -105,7 +116,128 @@ fn workload(what: What, cca: &Arc<Cca>, bytes: usize) -> Result<Workload, String
                 })),
             }
         }
+        What::Sae => {
+            let key = [0x5Au8; 32];
+            let (token, _) = cca
+                .multiple_clear_key_import(&["AES"], &key, &[0; 64])
+                .map_err(verb_failed)?;
+            let iv = [0x11u8; 16];
+            let chain = [0u8; 32];
+            let encipher = {
+                let (cca, t, token) = (Arc::clone(cca), Arc::clone(&text), token.clone());
+                move || {
+                    cca.symmetric_algorithm_encipher(&SymmetricRequest {
+                        rule_array: &["AES", "CBC", "KEYIDENT"],
+                        key_identifier: &token,
+                        key_parms_length: 0,
+                        key_parms: &[],
+                        block_size: 16,
+                        initialization_vector: &iv,
+                        chain_data: &chain,
+                        text: &t,
+                        output_length: i32::try_from(t.len()).unwrap_or(i32::MAX),
+                        optional_data: &[],
+                    })
+                    .map(|o| o.text)
+                }
+            };
+            let library = move |text: &[u8]| -> Option<Vec<u8>> {
+                use aws_lc_rs::cipher::{
+                    AES_256, EncryptingKey, EncryptionContext, UnboundCipherKey,
+                };
+                use aws_lc_rs::iv::FixedLength;
+                let k = EncryptingKey::cbc(UnboundCipherKey::new(&AES_256, &key).ok()?).ok()?;
+                let mut out = text.to_vec();
+                k.less_safe_encrypt(&mut out, EncryptionContext::Iv128(FixedLength::from(iv)))
+                    .ok()?;
+                Some(out)
+            };
+            check(&encipher(), &library(&text).unwrap_or_default())?;
+            Workload {
+                card: Arc::new(move || encipher().is_ok_and(|c| c.len() == bytes)),
+                library: Some(Arc::new(move || library(&text).is_some())),
+            }
+        }
+        What::Enc => {
+            // SP 800-67's example key: three different thirds.
+            let key: [u8; 24] = [
+                0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD,
+                0xEF, 0x01, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF, 0x01, 0x23,
+            ];
+            let (token, _) = cca
+                .multiple_clear_key_import(&["DES"], &key, &[0; 64])
+                .map_err(verb_failed)?;
+            let iv = [0x22u8; 8];
+            let encipher = {
+                let (cca, t) = (Arc::clone(cca), Arc::clone(&text));
+                move || {
+                    cca.encipher(&token, &t, &iv, &["CBC"], 0, &[0; 18])
+                        .map(|c| c.text)
+                }
+            };
+            let library = move |text: &[u8]| -> Vec<u8> {
+                use des::cipher::generic_array::GenericArray;
+                use des::cipher::{BlockEncrypt, KeyInit};
+                let cipher = des::TdesEde3::new(GenericArray::from_slice(&key));
+                let mut out = text.to_vec();
+                let mut chain = iv;
+                for block in out.chunks_exact_mut(8) {
+                    block.iter_mut().zip(&chain).for_each(|(b, c)| *b ^= c);
+                    cipher.encrypt_block(GenericArray::from_mut_slice(block));
+                    chain.copy_from_slice(block);
+                }
+                out
+            };
+            check(&encipher(), &library(&text))?;
+            Workload {
+                card: Arc::new(move || encipher().is_ok_and(|c| c.len() == bytes)),
+                library: Some(Arc::new(move || library(&text).len() == bytes)),
+            }
+        }
+        What::Hmg => {
+            let key = [0x0Bu8; 32];
+            let skeleton = cca
+                .key_token_build2(
+                    &["INTERNAL", "NO-KEY", "HMAC", "MAC", "GENERATE"],
+                    &[],
+                    &[],
+                    &[],
+                    725,
+                )
+                .map_err(verb_failed)?;
+            let (partial, _) = cca
+                .key_part_import2(&["HMAC", "FIRST", "MIN1PART"], &key, &skeleton)
+                .map_err(verb_failed)?;
+            let (token, _) = cca
+                .key_part_import2(&["HMAC", "COMPLETE"], &[], &partial)
+                .map_err(verb_failed)?;
+            let generate = {
+                let (cca, t) = (Arc::clone(cca), Arc::clone(&text));
+                move || {
+                    cca.hmac_generate(&["HMAC", "SHA-256"], &token, &t, &mut [0; 128], 32)
+                        .map(|(mac, _)| mac)
+                }
+            };
+            let library = move |text: &[u8]| {
+                use aws_lc_rs::hmac;
+                hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &key), text)
+                    .as_ref()
+                    .to_vec()
+            };
+            check(&generate(), &library(&text))?;
+            Workload {
+                card: Arc::new(move || generate().is_ok_and(|m| m.len() == 32)),
+                library: Some(Arc::new(move || library(&text).len() == 32)),
+            }
+        }
     })
+}
+
+fn verb_failed(e: softcca_host::CcaError) -> String {
+    format!(
+        "setting up the benchmark's key failed: {e} (a card without master keys answers \
+         12/764: start it with `softcca serve --dev`)"
+    )
 }
 
 /// Checks a verb's first answer against the library's before measuring anything.
@@ -162,6 +294,10 @@ fn measure(op: &Op, threads: usize, duration: Duration) -> Result<f64, String> {
 
 pub fn run(args: BenchArgs) -> Result<(), String> {
     let cca = Arc::new(args.target.open()?);
+    if args.target.is_embedded() {
+        // As `serve --dev` does for a daemon: random master keys into a card that has none.
+        crate::panel::load_dev_master_keys(&cca)?;
+    }
     let duration = Duration::from_secs_f64(args.seconds.max(0.1));
     let sizes = if args.bytes.is_empty() {
         args.what.default_bytes().to_vec()

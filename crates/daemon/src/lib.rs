@@ -135,9 +135,12 @@ async fn connection(
                 break;
             }
         };
-        let mut body = vec![0u8; h.body_len as usize];
-        if reader.read_exact(&mut body).await.is_err() {
-            break;
+        // Read into spare capacity: no zeroing of a buffer about to be overwritten.
+        let len = h.body_len as usize;
+        let mut body = Vec::with_capacity(len);
+        match (&mut reader).take(len as u64).read_to_end(&mut body).await {
+            Ok(n) if n == len => {}
+            _ => break,
         }
         let decoded = match Op::from_u16(h.op) {
             None => Err(error_frame(
@@ -197,15 +200,10 @@ fn runs_inline(card: &Card, request: &RequestBody) -> bool {
 /// Answers one decoded request: the response frame.
 pub fn answer(card: &Card, op: Op, request_id: u64, request: RequestBody) -> Vec<u8> {
     let body = card.handle(request);
-    match wire::encode_response(op, &body) {
-        Ok(bytes) => response_frame(op as u16, request_id, &bytes),
+    match wire::response_frame(op, request_id, &body) {
+        Ok(frame) => frame,
         Err(e) => error_frame(op as u16, request_id, Status::Internal, &e.to_string()),
     }
-}
-
-fn response_frame(op: u16, request_id: u64, body: &[u8]) -> Vec<u8> {
-    wire::frame(FrameKind::Response, op, request_id, body)
-        .unwrap_or_else(|_| error_frame(op, request_id, Status::Internal, "response too large"))
 }
 
 /// A response frame carrying only a status and a short detail (made printable and short

@@ -165,9 +165,12 @@ impl Connection {
                 Ok(_) => break TransportError::Protocol("a request frame from the daemon".into()),
                 Err(e) => break TransportError::Protocol(e.to_string()),
             };
-            let mut body = vec![0u8; h.body_len as usize];
-            if reader.read_exact(&mut body).is_err() {
-                break TransportError::Disconnected;
+            // Read into spare capacity: no zeroing of a buffer about to be overwritten.
+            let len = h.body_len as usize;
+            let mut body = Vec::with_capacity(len);
+            match (&mut reader).take(len as u64).read_to_end(&mut body) {
+                Ok(n) if n == len => {}
+                _ => break TransportError::Disconnected,
             }
             let slot = lock(&self.pending).slots.remove(&h.request_id);
             // No slot: an answer to a request nobody waits for (request id 0 answers a frame
@@ -243,10 +246,9 @@ impl Client {
 
     /// Sends one request and waits for its answer.
     pub fn call(&self, request: &RequestBody) -> Answer {
-        let (op, body) =
-            wire::encode_request(request).map_err(|e| TransportError::Protocol(e.to_string()))?;
+        let op = request.op();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let frame = wire::frame(FrameKind::Request, op as u16, id, &body)
+        let frame = wire::request_frame(id, request)
             .map_err(|e| TransportError::Protocol(e.to_string()))?;
         let conn = self.connection()?;
         let slot = Arc::new(Slot::default());

@@ -1485,19 +1485,70 @@ impl RequestBody {
     }
 }
 
+fn encode_request_into(w: &mut Writer, body: &RequestBody) -> Result<(), EncodeError> {
+    match body {
+        RequestBody::Ping(p) => p.encode(w),
+        RequestBody::Verb(v) => v.encode(w),
+        RequestBody::DeviceStatus | RequestBody::Reset => Ok(()),
+        RequestBody::Load(l) => l.encode(w),
+        RequestBody::Sense(x) => x.encode(w),
+        RequestBody::Attest(a) => a.encode(w),
+    }
+}
+
 /// Encodes a request body (without header) and returns its op.
 pub fn encode_request(body: &RequestBody) -> Result<(Op, Vec<u8>), EncodeError> {
     let mut w = Writer::new();
-    match body {
-        RequestBody::Ping(p) => p.encode(&mut w)?,
-        RequestBody::Verb(v) => v.encode(&mut w)?,
-        RequestBody::DeviceStatus | RequestBody::Reset => {}
-        RequestBody::Load(l) => l.encode(&mut w)?,
-        RequestBody::Sense(x) => x.encode(&mut w)?,
-        RequestBody::Attest(a) => a.encode(&mut w)?,
-    }
+    encode_request_into(&mut w, body)?;
     check_body_len(w.len())?;
     Ok((body.op(), w.into_inner()))
+}
+
+/// The bytes a verb's parameters and rule array take, for sizing a frame's buffer once.
+fn params_hint(rule_array: &[[u8; 8]], params: &[Param]) -> usize {
+    let bytes: usize = params
+        .iter()
+        .map(|p| match p {
+            Param::Int(_) => 8,
+            Param::Bytes(b) => 8 + b.len(),
+        })
+        .sum();
+    64 + 8 * rule_array.len() + bytes
+}
+
+/// Builds a whole frame in one buffer: the header, then what `encode` writes. The same bytes
+/// as [`frame`] of the encoded body, without copying a large body a second time.
+fn whole_frame(
+    kind: FrameKind,
+    op: u16,
+    request_id: u64,
+    hint: usize,
+    encode: impl FnOnce(&mut Writer) -> Result<(), EncodeError>,
+) -> Result<Vec<u8>, EncodeError> {
+    let mut w = Writer {
+        buf: Vec::with_capacity(HEADER_LEN.saturating_add(hint)),
+    };
+    w.buf.resize(HEADER_LEN, 0);
+    encode(&mut w)?;
+    let body_len = check_body_len(w.len() - HEADER_LEN)?;
+    let header = Header::new(kind, op, request_id, body_len);
+    w.buf[..HEADER_LEN].copy_from_slice(&header.encode());
+    Ok(w.buf)
+}
+
+/// A whole request frame (header and body) for `request_id`.
+pub fn request_frame(request_id: u64, body: &RequestBody) -> Result<Vec<u8>, EncodeError> {
+    let hint = match body {
+        RequestBody::Verb(v) => params_hint(&v.rule_array, &v.params),
+        _ => 256,
+    };
+    whole_frame(
+        FrameKind::Request,
+        body.op() as u16,
+        request_id,
+        hint,
+        |w| encode_request_into(w, body),
+    )
 }
 
 /// Decodes a request body (without header) for `op`; the whole of `body` must
@@ -1553,20 +1604,51 @@ impl ResponseBody {
 /// `op`. Fails if the body belongs to another op, if an `Error` carries
 /// [`Status::Ok`], or if any bound is exceeded.
 pub fn encode_response(op: Op, body: &ResponseBody) -> Result<Vec<u8>, EncodeError> {
+    if let ResponseBody::Error { status, detail } = body {
+        return encode_error(*status, detail);
+    }
     let mut w = Writer::new();
+    encode_response_into(&mut w, op, body)?;
+    check_body_len(w.len())?;
+    Ok(w.into_inner())
+}
+
+/// Encodes a response that is not an error.
+fn encode_response_into(w: &mut Writer, op: Op, body: &ResponseBody) -> Result<(), EncodeError> {
     w.u16(body.status().code());
     w.u16(0);
     match (op, body) {
-        (Op::Ping, ResponseBody::Ping(p)) => p.encode(&mut w)?,
-        (Op::Verb, ResponseBody::Verb(v)) => v.encode(&mut w)?,
-        (Op::DeviceStatus, ResponseBody::DeviceStatus(d)) => d.encode(&mut w)?,
-        (Op::Reset | Op::Load | Op::Sense, ResponseBody::Admin(a)) => a.encode(&mut w)?,
-        (Op::Attest, ResponseBody::Attest(a)) => a.encode(&mut w)?,
-        (_, ResponseBody::Error { status, detail }) => return encode_error(*status, detail),
-        _ => return Err(EncodeError::OpMismatch { op }),
+        (Op::Ping, ResponseBody::Ping(p)) => p.encode(w),
+        (Op::Verb, ResponseBody::Verb(v)) => v.encode(w),
+        (Op::DeviceStatus, ResponseBody::DeviceStatus(d)) => d.encode(w),
+        (Op::Reset | Op::Load | Op::Sense, ResponseBody::Admin(a)) => a.encode(w),
+        (Op::Attest, ResponseBody::Attest(a)) => a.encode(w),
+        _ => Err(EncodeError::OpMismatch { op }),
     }
-    check_body_len(w.len())?;
-    Ok(w.into_inner())
+}
+
+/// A whole response frame (header and body) answering `request_id`: the same bytes as
+/// [`frame`] of [`encode_response`], built in one buffer.
+pub fn response_frame(
+    op: Op,
+    request_id: u64,
+    body: &ResponseBody,
+) -> Result<Vec<u8>, EncodeError> {
+    if let ResponseBody::Error { status, detail } = body {
+        return frame(
+            FrameKind::Response,
+            op as u16,
+            request_id,
+            &encode_error(*status, detail)?,
+        );
+    }
+    let hint = match body {
+        ResponseBody::Verb(v) => params_hint(&v.rule_array, &v.outputs),
+        _ => 1024,
+    };
+    whole_frame(FrameKind::Response, op as u16, request_id, hint, |w| {
+        encode_response_into(w, op, body)
+    })
 }
 
 /// Encodes an error response body, whatever the operation (also one the server does not

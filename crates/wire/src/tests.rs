@@ -208,6 +208,25 @@ fn response_round_trips() {
 }
 
 #[test]
+fn whole_frames_equal_header_plus_body() {
+    for (i, b) in requests().iter().enumerate() {
+        let id = 1000 + i as u64;
+        let (op, body) = encode_request(b).unwrap();
+        assert_eq!(
+            request_frame(id, b).unwrap(),
+            frame(FrameKind::Request, op as u16, id, &body).unwrap()
+        );
+    }
+    for (i, (op, b)) in responses().iter().enumerate() {
+        let id = 2000 + i as u64;
+        assert_eq!(
+            response_frame(*op, id, b).unwrap(),
+            frame(FrameKind::Response, *op as u16, id, &enc_resp(*op, b)).unwrap()
+        );
+    }
+}
+
+#[test]
 fn every_status_round_trips() {
     for code in 1..=7u16 {
         let status = Status::from_u16(code).unwrap();
