@@ -85,7 +85,9 @@ impl Drop for Daemon {
 
 fn wait_for_socket(socket: &Path, thread: &std::thread::JoinHandle<std::io::Result<()>>) {
     for _ in 0..2000 {
-        if socket.exists() {
+        // Listening, not just bound: the socket file appears at bind(), a moment before
+        // listen(), and a connect in between is refused (a flake seen under load).
+        if std::os::unix::net::UnixStream::connect(socket).is_ok() {
             return;
         }
         assert!(
@@ -684,7 +686,9 @@ fn shutdown_ends_existing_connections() {
         .await
     });
     for _ in 0..2000 {
-        if socket.exists() {
+        // Listening, not just bound: the socket file appears at bind(), a moment before
+        // listen(), and a connect in between is refused (a flake seen under load).
+        if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
             break;
         }
         std::thread::sleep(Duration::from_millis(5));

@@ -47,7 +47,9 @@ impl Daemon {
             }))
         });
         for _ in 0..2000 {
-            if socket.exists() {
+            // Listening, not just bound: the socket file appears at bind(), a moment before
+            // listen(), and a connect in between is refused (a flake seen under load).
+            if std::os::unix::net::UnixStream::connect(socket).is_ok() {
                 return Daemon {
                     stop: Some(stop),
                     thread: Some(thread),
