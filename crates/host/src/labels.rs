@@ -30,6 +30,8 @@ pub(crate) enum Storage {
     Des,
     /// AES key storage (fixed- and variable-length AES and HMAC tokens).
     Aes,
+    /// PKA key storage (RSA and ECC tokens).
+    Pka,
     /// AES key storage when the rule array names this keyword, DES key storage otherwise
     /// (verbs that take both algorithms, like Multiple_Clear_Key_Import).
     AesIf(&'static str),
@@ -130,6 +132,15 @@ pub(crate) const TABLE: &[(&str, &[KeyParam])] = &[
     ("CSNBMVR", &[key(0, Storage::Des)]),
     ("CSNBSAD", &[key(0, Storage::Aes)]),
     ("CSNBSAE", &[key(0, Storage::Aes)]),
+    // PKA (issue 4): private and public key identifiers live in PKA key storage.
+    ("CSNDDSG", &[key(0, Storage::Pka)]),
+    ("CSNDDSV", &[key(0, Storage::Pka)]),
+    ("CSNDKTC", &[updated(0, Storage::Pka, 0)]),
+    ("CSNDPKD", &[key(2, Storage::Pka)]),
+    ("CSNDPKE", &[key(2, Storage::Pka)]),
+    ("CSNDPKG", &[key(1, Storage::Pka)]),
+    ("CSNDPKI", &[key(1, Storage::Des)]),
+    ("CSNDPKX", &[key(0, Storage::Pka)]),
 ];
 
 /// A label that was resolved, for the write-back after the verb.
@@ -149,6 +160,7 @@ fn families(storage: Storage, request: &VerbRequest) -> &'static [Family] {
     match storage {
         Storage::Des => &[Family::Des],
         Storage::Aes => &[Family::Aes],
+        Storage::Pka => &[Family::Pka],
         Storage::AesIf(keyword) => {
             let named = softcca_card::rules::element(keyword)
                 .is_some_and(|e| request.rule_array.contains(&e));

@@ -19,6 +19,7 @@ mod reencipher;
 mod verbs_data;
 mod verbs_keypart;
 mod verbs_keys;
+mod verbs_pka;
 mod verbs_var;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +42,7 @@ pub use softcca_card::rules::Element;
 pub use verbs_data::{Ciphered, Mac, SymmetricOutput, SymmetricRequest};
 pub use verbs_keypart::KeyTestValues;
 pub use verbs_keys::KeyTokenParts;
+pub use verbs_pka::{MAX_PKA_TOKEN, PkaBuildExtras};
 
 /// A verb that did not do its work: IBM's return code (8 or more) and reason code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 //! exactly those.
 
 pub(crate) mod cipher;
+pub(crate) mod ecc;
 pub(crate) mod facility;
 pub(crate) mod hash;
 pub(crate) mod held;
@@ -19,7 +20,9 @@ pub(crate) mod keytoken;
 pub(crate) mod ktc;
 pub(crate) mod mac;
 pub(crate) mod mkp;
+pub(crate) mod pka;
 pub(crate) mod random;
+pub(crate) mod rsa;
 pub(crate) mod sae;
 pub(crate) mod transport;
 pub(crate) mod var;
