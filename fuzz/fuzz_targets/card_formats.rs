@@ -54,6 +54,7 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(pka::name_section(&name), s.bytes);
             }
         }
+    }
     if let Ok(t) = VarToken::parse(data) {
         assert_eq!(t.to_bytes(), data);
     }
