@@ -455,7 +455,7 @@ impl Cca {
                 Param::Bytes(target_key_identifier.to_vec()),
             ],
         )?;
-        let codes = Codes::new(r.return_code, r.reason_code);
+        let codes = codes_of(&r);
         Ok((single_bytes(r)?, codes))
     }
 
@@ -478,7 +478,7 @@ impl Cca {
                 Param::Bytes(key_identifier.to_vec()),
             ],
         )?;
-        let codes = Codes::new(r.return_code, r.reason_code);
+        let codes = codes_of(&r);
         Ok((single_bytes(r)?, codes))
     }
 
@@ -609,6 +609,11 @@ fn one_keyword<'a>(rule_array: &[&str], allowed: &[&'a str]) -> Result<Option<&'
             .ok_or(CcaError::from_failure(Failure::Keyword)),
         _ => Err(CcaError::from_failure(Failure::RuleArrayCount)),
     }
+}
+
+/// The return and reason codes of a verb's answer.
+pub(crate) fn codes_of(r: &VerbResponse) -> Codes {
+    Codes::new(r.return_code, r.reason_code)
 }
 
 fn single_bytes(r: VerbResponse) -> Result<Vec<u8>, CcaError> {

@@ -8,7 +8,7 @@
 use softcca_card::{Codes, Failure};
 use softcca_wire::{Param, VerbResponse};
 
-use crate::{Cca, CcaError, single_bytes};
+use crate::{Cca, CcaError, codes_of, single_bytes};
 
 /// What Key_Test GENERATE returns: IBM's `value_1` (formerly `random_number`) and `value_2`
 /// (formerly `verification_pattern`).
@@ -18,10 +18,6 @@ pub struct KeyTestValues {
     pub value_1: [u8; 8],
     /// `value_2`: the verification pattern (ENC-ZERO: in the high-order four bytes).
     pub value_2: [u8; 8],
-}
-
-fn codes_of(r: &VerbResponse) -> Codes {
-    Codes::new(r.return_code, r.reason_code)
 }
 
 fn two_values(r: VerbResponse) -> Result<KeyTestValues, CcaError> {

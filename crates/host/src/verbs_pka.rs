@@ -3,17 +3,13 @@
 //! capacity (opencryptoki passes 2500 or 8000 for PKA tokens), checked by the card.
 
 use softcca_card::Codes;
-use softcca_wire::{Param, VerbResponse};
+use softcca_wire::Param;
 
-use crate::{Cca, CcaError, single_bytes};
+use crate::{Cca, CcaError, codes_of, single_bytes};
 
 /// The largest PKA token (IBM Docs "CCA for Linux", "PKA key tokens"): the default output
 /// capacity the methods below offer the card.
 pub const MAX_PKA_TOKEN: i32 = 8000;
-
-fn codes(r: &VerbResponse) -> Codes {
-    Codes::new(r.return_code, r.reason_code)
-}
 
 fn bytes(b: &[u8]) -> Param {
     Param::Bytes(b.to_vec())
@@ -76,7 +72,7 @@ impl Cca {
                 Param::Int(MAX_PKA_TOKEN),
             ],
         )?;
-        let c = codes(&r);
+        let c = codes_of(&r);
         Ok((single_bytes(r)?, c))
     }
 
@@ -97,7 +93,7 @@ impl Cca {
                 Param::Int(MAX_PKA_TOKEN),
             ],
         )?;
-        let c = codes(&r);
+        let c = codes_of(&r);
         Ok((single_bytes(r)?, c))
     }
 
@@ -123,7 +119,7 @@ impl Cca {
         key_identifier: &[u8],
     ) -> Result<(Vec<u8>, Codes), CcaError> {
         let r = self.verb("CSNDKTC", rule_array, vec![bytes(key_identifier)])?;
-        let c = codes(&r);
+        let c = codes_of(&r);
         Ok((single_bytes(r)?, c))
     }
 
@@ -146,7 +142,7 @@ impl Cca {
                 Param::Int(i32::try_from(signature_field_length).unwrap_or(i32::MAX)),
             ],
         )?;
-        let c = codes(&r);
+        let c = codes_of(&r);
         let mut out = r.outputs.into_iter();
         match (out.next(), out.next()) {
             (Some(Param::Int(bits)), Some(Param::Bytes(sig))) => Ok((sig, bits, c)),
@@ -170,7 +166,7 @@ impl Cca {
             rule_array,
             vec![bytes(public_key_identifier), bytes(hash), bytes(signature)],
         )?;
-        Ok(codes(&r))
+        Ok(codes_of(&r))
     }
 
     /// PKA_Encrypt (CSNDPKE): `keyvalue` enciphered under an RSA public key (PKCS-1.2,
@@ -214,7 +210,7 @@ impl Cca {
                 Param::Int(1024),
             ],
         )?;
-        let c = codes(&r);
+        let c = codes_of(&r);
         Ok((single_bytes(r)?, c))
     }
 }

@@ -7,17 +7,13 @@
 use softcca_card::{Codes, Failure};
 use softcca_wire::{Param, VerbResponse};
 
-use crate::{Cca, CcaError, single_bytes};
+use crate::{Cca, CcaError, codes_of, single_bytes};
 
 /// The largest variable-length token, used as the output buffer size IBM's callers pass.
 const MAX_VAR_TOKEN: usize = 725;
 
 fn int(n: usize) -> Result<i32, CcaError> {
     i32::try_from(n).map_err(|_| CcaError::from_failure(Failure::Length))
-}
-
-fn codes_of(r: &VerbResponse) -> Codes {
-    Codes::new(r.return_code, r.reason_code)
 }
 
 fn two_bytes(r: VerbResponse) -> Result<(Vec<u8>, Vec<u8>), CcaError> {
