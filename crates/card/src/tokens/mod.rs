@@ -22,6 +22,7 @@ pub mod aes;
 pub mod cv;
 pub mod des;
 pub mod pka;
+pub mod pka_ecc;
 pub mod var;
 pub mod wrap;
 
