@@ -161,6 +161,14 @@ pub enum Failure {
     /// for all of them alike, so that a padding error and a tag error look the same from
     /// outside, and returns no text.
     DecipheredData,
+    /// An ECC curve that CCA defines but this card cannot compute on (P-192, P-224,
+    /// Brainpool, Ed448), or a key-value structure naming a curve CCA does not define. 8/874:
+    /// opencryptoki's `cca_specific.c` reads IBM's reason 874 as "curve not supported"
+    /// (`/work/shared/docs/CCA-FACTS-pka-access-clu.md` §9); no IBM text was retrieved.
+    CurveNotSupported,
+    /// ECC_Diffie-Hellman given keys on different curves. 8/2158: opencryptoki's mapping of
+    /// IBM's reason 2158, "curve type or size mismatch" (same fact sheet, §9).
+    CurveMismatch,
 }
 
 impl Failure {
@@ -198,6 +206,8 @@ impl Failure {
             Failure::KeyForm => Codes::new(8, 41),
             Failure::PkaTokenField => Codes::new(8, 770),
             Failure::DecipheredData => Codes::new(8, 72),
+            Failure::CurveNotSupported => Codes::new(8, 874),
+            Failure::CurveMismatch => Codes::new(8, 2158),
         }
     }
 }
@@ -249,6 +259,11 @@ pub enum Notice {
     /// token. The output is based on the length specified", IBM Docs "CCA for Linux", reason
     /// codes for return code 4, lxcc/wskc_r_retcode4reasoncodes.html).
     KeyLengthMismatch,
+    /// Digital_Signature_Verify found that the signature does not verify. 4/429 ("The
+    /// digital signature is not verified. The verb completed its processing normally", IBM
+    /// Docs "CCA for Linux", reason codes for return code 4,
+    /// lxcc/wskc_r_retcode4reasoncodes.html).
+    SignatureNotVerified,
 }
 
 impl Notice {
@@ -264,6 +279,7 @@ impl Notice {
             Notice::VerificationFailed => Codes::new(4, 1),
             Notice::ControlVectorNotParsed => Codes::new(4, 2039),
             Notice::KeyLengthMismatch => Codes::new(4, 195),
+            Notice::SignatureNotVerified => Codes::new(4, 429),
         }
     }
 }
@@ -304,6 +320,8 @@ mod tests {
         Failure::KeyForm,
         Failure::PkaTokenField,
         Failure::DecipheredData,
+        Failure::CurveNotSupported,
+        Failure::CurveMismatch,
     ];
 
     #[test]
@@ -325,6 +343,8 @@ mod tests {
         assert_eq!(Failure::MasterKeyPatternUnknown.codes(), Codes::new(8, 24));
         assert_eq!(Notice::ControlVectorParity.codes(), Codes::new(4, 166));
         assert_eq!(Failure::LabelNotFound.codes(), Codes::new(8, 30));
+        assert_eq!(Failure::CurveNotSupported.codes(), Codes::new(8, 874));
+        assert_eq!(Notice::SignatureNotVerified.codes(), Codes::new(4, 429));
         assert_eq!(Failure::LabelFormat.codes(), Codes::new(8, 32));
         assert_eq!(Failure::LabelExists.codes(), Codes::new(8, 44));
         assert_eq!(Notice::NoRecordsProcessed.codes(), Codes::new(4, 158));

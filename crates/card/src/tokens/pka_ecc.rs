@@ -165,7 +165,8 @@ pub const fn d_len(curve: Curve) -> usize {
 }
 
 impl EccPrivate {
-    fn key_format(&self) -> u8 {
+    /// The key-format byte ([`format`]).
+    pub fn key_format(&self) -> u8 {
         match self.material {
             Material::Wrapped { .. } => format::INTERNAL,
             Material::Skeleton | Material::Clear(_) => format::CLEAR,
