@@ -135,6 +135,7 @@ pub(crate) const TABLE: &[(&str, &[KeyParam])] = &[
     // PKA (issue 4): private and public key identifiers live in PKA key storage.
     ("CSNDDSG", &[key(0, Storage::Pka)]),
     ("CSNDDSV", &[key(0, Storage::Pka)]),
+    ("CSNDEDH", &[key(0, Storage::Pka), key(2, Storage::Pka)]),
     ("CSNDKTC", &[updated(0, Storage::Pka, 0)]),
     ("CSNDPKD", &[key(2, Storage::Pka)]),
     ("CSNDPKE", &[key(2, Storage::Pka)]),

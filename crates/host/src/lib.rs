@@ -17,6 +17,7 @@ pub mod keystore;
 mod labels;
 mod reencipher;
 mod verbs_data;
+mod verbs_ecc;
 mod verbs_keypart;
 mod verbs_keys;
 mod verbs_pka;
