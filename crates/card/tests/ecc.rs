@@ -482,6 +482,26 @@ fn rule_arrays_and_tokens_are_checked() {
     );
     assert_refused(&dsg(&card, &[], &key, &hash), (8, 34), "no ECDSA");
     assert_refused(&dsg(&card, &["EC-SDSA"], &key, &hash), (8, 2), "EC-SDSA");
+    assert_refused(
+        &dsg(&card, &["ECDSA", "HASH", "SHA-256", "MESSAGE"], &key, &hash),
+        (8, 35),
+        "DSG count",
+    );
+    assert_refused(
+        &dsg(&card, &["ECDSA", "SHA-256"], &key, &hash),
+        (8, 34),
+        "HASH with a method",
+    );
+    assert_refused(
+        &dsg(&card, &["ECDSA", "ECDSA"], &key, &hash),
+        (8, 34),
+        "twice",
+    );
+    assert_refused(
+        &dsg(&card, &["ECDSA", "NOSUCH"], &key, &hash),
+        (8, 33),
+        "unknown",
+    );
     assert_refused(&dsg(&card, &["ECDSA"], &key, &[]), (8, 72), "empty hash");
     assert_refused(
         &dsg(&card, &["ECDSA"], &key, &[1; 65]),

@@ -13,7 +13,7 @@
 //! | 4 | 1 | wrap method: X'00' clear, X'01' AESKW |
 //! | 5 | 1 | hash: X'00' none (clear), X'02' SHA-256 |
 //! | 6 | 2 | reserved, zero |
-//! | 8 | 1 | key usage: X'00' SIG-ONLY, X'80' KEY-MGMT, X'C0' KM-ONLY |
+//! | 8 | 1 | key usage: X'00' SIG-ONLY, X'80' KEY-MGMT, X'C0' KM-ONLY; bit X'02' translation allowed, X'01' XPRTCPAC (kept, not interpreted; other bits 8/770) |
 //! | 9 | 1 | curve type |
 //! | 10 | 1 | key format: X'40' clear external, X'08' internal (X'42' encrypted external is refused) |
 //! | 11 | 1 | source flag (IBM's "reserved" in ICSF; CCA for Linux sets it) |
@@ -258,7 +258,7 @@ impl EccPrivate {
         if !matches!(
             usage & 0xC0,
             usage::SIG_ONLY | usage::KEY_MGMT | usage::KM_ONLY
-        ) || usage & 0x3F != 0
+        ) || usage & 0x3C != 0
         {
             return Err(invalid());
         }

@@ -11,6 +11,15 @@
 //!   wskc_r_pkirequired, wskc_r_pkx, wskc_r_dsgrequired, l0wskc105, wskc_r_vbecdhvb_req_cmd,
 //!   l0wskc97); summarized with their keywords in `/work/shared/docs/CCA-FACTS-pka-access-clu.md`
 //!   §7–§9. ICSF "ECC key token format" (csfb200/ecctf.htm) for the usage byte.
+//! - IBM Docs "CCA for Linux", "EC Diffie-Hellman (CSNDEDH)"
+//!   (<https://www.ibm.com/docs/en/linux-on-systems?topic=keys-ec-diffie-hellman-csndedh>):
+//!   "Z" is one of the verb's outputs; both keys need the same curve type and size, and a
+//!   key-usage field that permits key establishment (KEY-MGMT or KM-ONLY); one to six
+//!   rule-array keywords; party information 8 to 256 bytes. Restrictions
+//!   (<https://www.ibm.com/docs/en/linuxonibm/lxcc/wskc_r_l0wskc97.html>): "A clear private
+//!   key is only allowed when rule-array keyword DERIV01 is specified". Required commands
+//!   (<https://www.ibm.com/docs/en/linux-on-systems?topic=csndedh-required-commands>):
+//!   PASSTHRU has its own control point (X'0361'); softcca has no access control yet.
 //! - opencryptoki `cca_specific.c` (`/work/shared/docs/REFERENCES.md`): CSNDPKB
 //!   `ECC-PAIR KEY-MGMT ECC-VER1` with 4-byte derivation data, `ECC-PAIR SIG-ONLY` for
 //!   Edwards keys, `ECC-PUBL`; CSNDPKG `MASTER`; the ECDSA signature as r ‖ s, each the
@@ -788,7 +797,7 @@ pub(crate) fn csnddsv(_card: &Card, rule_array: &[Element], p: Params) -> Result
 
 const EDH: Grammar = Grammar {
     min: 1,
-    max: 4,
+    max: 6,
     groups: &[
         Group::required(&["DERIV01", "DERIV02", "PASSTHRU"]),
         Group::optional_none(&["KEY-AES", "KEY-DES"]),
