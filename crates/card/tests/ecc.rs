@@ -333,6 +333,21 @@ fn ed25519_signs_with_eddsa() {
         (8, 34),
         "ECDSA with Ed25519",
     );
+    let s = signature(&dsg(&card, &["EDDSA", "SHA-512"], &key, &[9; 8192]));
+    assert_eq!(
+        codes(&dsv(&card, &["EDDSA"], &public, &[9; 8192], &s)),
+        (0, 0)
+    );
+    assert_refused(
+        &dsg(&card, &["EDDSA"], &key, &[9; 8193]),
+        (8, 72),
+        "EdDSA message too long",
+    );
+    assert_refused(
+        &dsg(&card, &["EDDSA", "SHA-256"], &key, msg),
+        (8, 34),
+        "EdDSA SHA-256",
+    );
     assert_refused(
         &pkb_call(
             &card,
@@ -484,6 +499,11 @@ fn rule_arrays_and_tokens_are_checked() {
     assert_refused(&dsg(&card, &["EC-SDSA"], &key, &hash), (8, 2), "EC-SDSA");
     assert_refused(
         &dsg(&card, &["ECDSA", "HASH", "SHA-256", "MESSAGE"], &key, &hash),
+        (8, 34),
+        "HASH and MESSAGE",
+    );
+    assert_refused(
+        &dsg(&card, &["ECDSA"; 9], &key, &hash),
         (8, 35),
         "DSG count",
     );
@@ -503,10 +523,12 @@ fn rule_arrays_and_tokens_are_checked() {
         "unknown",
     );
     assert_refused(&dsg(&card, &["ECDSA"], &key, &[]), (8, 72), "empty hash");
-    assert_refused(
-        &dsg(&card, &["ECDSA"], &key, &[1; 65]),
-        (8, 72),
-        "long hash",
+    // Any hash length with P-256: the leftmost 256 bits are used.
+    let long = [0x3Cu8; 100];
+    let s = signature(&dsg(&card, &["ECDSA"], &key, &long));
+    assert_eq!(
+        codes(&dsv(&card, &["ECDSA"], &key, &long[..32], &s)),
+        (0, 0)
     );
     let r = call(
         &card,
@@ -579,6 +601,11 @@ fn old_master_key_works_and_rtcmk_moves_the_token() {
     let key = generate(&card, P521, "KEY-MGMT");
     let hash = [0x42u8; 64];
     load_apka(&card, 0x67);
+    assert_refused(
+        &dsg(&card, &["ECDSA"], &key, &[1; 65]),
+        (8, 72),
+        "P-521 hash over 64 bytes",
+    );
     let r = dsg(&card, &["ECDSA"], &key, &hash);
     assert_eq!(codes(&r), (0, 10001), "old master key used");
     let r = call(&card, "CSNDKTC", &["RTCMK"], vec![b(&key)]);

@@ -11,6 +11,10 @@
 //!   wskc_r_pkirequired, wskc_r_pkx, wskc_r_dsgrequired, l0wskc105, wskc_r_vbecdhvb_req_cmd,
 //!   l0wskc97); summarized with their keywords in `/work/shared/docs/CCA-FACTS-pka-access-clu.md`
 //!   §7–§9. ICSF "ECC key token format" (csfb200/ecctf.htm) for the usage byte.
+//! - IBM Docs "CCA for Linux", PKA Key Token Build
+//!   (<https://www.ibm.com/docs/en/linuxonibm/lxcc/wskc_r_pkb.html>): skeletons for key
+//!   generation, clear private keys for PKA Key Import, public-key tokens; "If an ECC private
+//!   key specifies an Edwards curve, it can be used for EdDSA only".
 //! - IBM Docs "CCA for Linux", "EC Diffie-Hellman (CSNDEDH)"
 //!   (<https://www.ibm.com/docs/en/linux-on-systems?topic=keys-ec-diffie-hellman-csndedh>):
 //!   "Z" is one of the verb's outputs; both keys need the same curve type and size, and a
@@ -59,11 +63,16 @@
 //!   key is returned. d comes from the card's DRBG; ECDSA nonces from aws-lc-rs.
 //! - CSNDPKI: the source must be an external token with a clear d (8/770 otherwise); the
 //!   importer is not used for a clear key (any value); d must match q (8/72).
-//! - CSNDDSG/CSNDDSV: with an ECC key, ECDSA or EDDSA is required (an RSA formatting keyword
-//!   or none: 8/34; EC-SDSA 8/2). ECDSA takes the hash as given (HASH, the default, 1–64
-//!   bytes; 8/72 otherwise) and uses its leftmost bits as FIPS 186-4 says, or hashes the
-//!   message itself (MESSAGE with SHA-256/384/512). EDDSA signs the data as the message
-//!   (Ed25519 is defined on messages). A signature of the wrong length is 8/72, one that does
+//! - CSNDDSG/CSNDDSV (IBM Docs "CCA for Linux", Digital Signature Generate,
+//!   <https://www.ibm.com/docs/en/linuxonibm/lxcc/wskc_r_dsg.html>, usage notes
+//!   <https://www.ibm.com/docs/en/linuxonibm/lxcc/wskc_r_dsgusage.html>: rule count 0–8, "the
+//!   ECC signature generated is according to ANSI X9.30"): with an ECC key, ECDSA or EDDSA is required (an RSA formatting keyword
+//!   or none: 8/34; EC-SDSA 8/2). ECDSA takes the hash as given (HASH, the default; IBM: "no
+//!   restrictions for the hash length") and uses its leftmost bits as FIPS 186-4 says, or
+//!   hashes the message itself (MESSAGE with SHA-256/384/512); an empty hash, or a hash
+//!   longer than 64 bytes with P-521, is 8/72. EDDSA signs the data as the message (Ed25519
+//!   is defined on messages; IBM: at most 8192 bytes, 8/72 beyond), with SHA-512 or no hash
+//!   keyword. A signature of the wrong length is 8/72, one that does
 //!   not verify 4/429. A KM-ONLY key cannot sign (8/39).
 //! - CSNDKTC RTCMK: a token whose section is under the current APKA master key is returned
 //!   as it is; under OLD it is re-enciphered (only its OPK); an external or public token is
@@ -182,12 +191,13 @@ impl Engine {
     }
 
     /// ECDSA: the hash as the curve's digest (leftmost bytes, or left-padded with zeros, which
-    /// leaves its integer value, and so the signature, unchanged). 8/72 for 0 or more than 64
-    /// bytes.
+    /// leaves its integer value, and so the signature, unchanged). 8/72 for an empty hash, and
+    /// for P-521 a hash longer than 64 bytes (its leftmost 521 bits do not fit the SHA-512
+    /// digest aws-lc-rs signs).
     fn digest(self, hash: &[u8]) -> Result<digest::Digest, Failure> {
         let (_, _, alg) = self.ecdsa().ok_or(Failure::KeywordCombination)?;
         let n = alg.output_len();
-        if hash.is_empty() || hash.len() > 64 {
+        if hash.is_empty() || (hash.len() > n && self == Engine::P521) {
             return Err(Failure::Length);
         }
         let mut buf = [0u8; 64];
@@ -698,7 +708,7 @@ pub(crate) fn csndktc(card: &Card, rule_array: &[Element], p: Params) -> Result<
 
 const DSG: Grammar = Grammar {
     min: 0,
-    max: 3,
+    max: 8,
     groups: &[
         Group::optional(
             &[
@@ -714,7 +724,7 @@ const DSG: Grammar = Grammar {
 
 const DSV: Grammar = Grammar {
     min: 0,
-    max: 4,
+    max: 9,
     groups: &[
         DSG.groups[0],
         DSG.groups[1],
@@ -722,6 +732,9 @@ const DSV: Grammar = Grammar {
         Group::optional(&["EXMATCH", "NEXMATCH"], "EXMATCH"),
     ],
 };
+
+/// IBM's limit on an EDDSA message (CSNDDSG usage notes).
+const MAX_EDDSA_MESSAGE: usize = 8192;
 
 /// The data to sign or verify: the hash as given, or the message hashed (MESSAGE, ECDSA).
 fn signed_data(
@@ -732,8 +745,11 @@ fn signed_data(
     match chosen.get(0) {
         Some("ECDSA") if e != Engine::Ed25519 => {}
         Some("EDDSA") if e == Engine::Ed25519 => {
-            if chosen.get(2).is_some() {
+            if !matches!(chosen.get(2), None | Some("SHA-512")) {
                 return Err(Failure::KeywordCombination);
+            }
+            if data.len() > MAX_EDDSA_MESSAGE {
+                return Err(Failure::Length);
             }
             return Ok(Zeroizing::new(data.to_vec()));
         }
