@@ -117,8 +117,8 @@ fn u16_of(n: usize) -> Result<[u8; 2], Failure> {
         .map_err(|_| invalid())
 }
 
-/// The private value as the section carries it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The private value as the section carries it. Its `Debug` never prints d.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Material {
     /// No d: a key-generation skeleton.
     Skeleton,
@@ -133,6 +133,22 @@ pub enum Material {
         /// The wrapped d.
         payload: Vec<u8>,
     },
+}
+
+impl std::fmt::Debug for Material {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Material::Skeleton => write!(f, "Skeleton"),
+            Material::Clear(d) => write!(f, "Clear({} bytes)", d.len()),
+            Material::Wrapped { mkvp, payload, .. } => {
+                write!(
+                    f,
+                    "Wrapped {{ mkvp: {mkvp:02X?}, payload: {} bytes }}",
+                    payload.len()
+                )
+            }
+        }
+    }
 }
 
 /// An ECC private-key section (X'20').
@@ -519,6 +535,13 @@ mod tests {
         };
         let s = skeleton.to_bytes().unwrap();
         assert_eq!(EccPrivate::parse(&s).unwrap(), skeleton);
+    }
+
+    #[test]
+    fn debug_does_not_print_d() {
+        let s = format!("{:?}", clear());
+        assert!(s.contains("Clear(66 bytes)"), "{s}");
+        assert!(!s.contains("1, 1, 1"), "{s}");
     }
 
     #[test]
