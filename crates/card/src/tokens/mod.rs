@@ -23,6 +23,7 @@ pub mod cv;
 pub mod des;
 pub mod pka;
 pub mod pka_ecc;
+pub mod pka_rsa;
 pub mod var;
 pub mod wrap;
 

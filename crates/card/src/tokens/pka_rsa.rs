@@ -1,0 +1,419 @@
+//! RSA private-key sections with an AES-wrapped payload: X'31' (RSA-AESC, CRT) and X'30'
+//! (RSA-AESM, modulus-exponent).
+//!
+//! Sources:
+//! - IBM Docs "CCA for Linux", "RSA private key token, 4096-bit Modulus-Exponent with AES
+//!   encrypted OPK section (X'30')" (lxcc/wskc_rsopk1_intext.html) and "… CRT … (X'31')"
+//!   (lxcc/wskc_rropk1_intext.html): associated-data length at 4, payload length at 6, the
+//!   associated-data version at 10, the key format at 11 (X'40' clear external, X'08'
+//!   internal for X'31'; X'00' / X'02' for X'30'), the key source at 12, the hash type at 14
+//!   (X'00' clear, X'02' SHA-256) and a 32-byte hash at 15.
+//! - opencryptoki 3.27 `cca_stdll.h` (`CCA_RSA_INTTOK_PRIVKEY_*`): what a real client reads —
+//!   X'31': n length at 62, MKVP at 116, n at 134; X'30': n length at 52, MKVP at 104, n at 122.
+//!
+//! IBM's inner layout (the OPK, the payload's format, where the usage byte sits in these
+//! sections) is not public. softcca keeps the offsets opencryptoki reads and IBM's header
+//! fields, and chooses the rest:
+//! - the key-usage byte is at offset 50, as in the X'02'–X'09' sections (SIG-ONLY X'00',
+//!   KEY-MGMT X'80', KM-ONLY X'C0', optionally with XLATE-OK X'02');
+//! - the AD length at 4 is the offset of n (134 or 122), the AD version at 10 is X'03';
+//! - the MKVP field is 16 bytes: the APKA master key's 8-byte verification pattern, then 8
+//!   zero bytes;
+//! - the payload is the private key as PKCS #8 DER (the full CRT key, also for X'30'); in an
+//!   internal section it is AES key-wrapped with padding (RFC 5649) under the APKA master
+//!   key, after a SHA-256 hash that binds the section's fixed fields, n and the public
+//!   exponent (the hash at 15 holds the same value). A clear external section holds the DER
+//!   in the clear and hash type X'00';
+//! - every other byte of the fixed part is zero and checked as such.
+//!
+//! Every length that disagrees with the section, an unknown format, version or usage byte is
+//! 8/770 ([`Failure::PkaTokenField`], CCA254 Fig. A-4, p=368). A payload that does not unwrap
+//! under the master key its MKVP names, or whose hash differs, is 8/770 too (IBM is silent;
+//! the token's fields are what is wrong).
+
+use aws_lc_rs::digest;
+use aws_lc_rs::key_wrap::{AES_256, AesKek, KeyWrapPadded};
+use zeroize::Zeroizing;
+
+use crate::error::Failure;
+use crate::mk::{Class, MasterKey, verification_pattern};
+use crate::tokens::pka::id;
+
+fn invalid() -> Failure {
+    Failure::PkaTokenField
+}
+
+fn be16(b: &[u8], at: usize) -> Result<usize, Failure> {
+    match b.get(at..at + 2) {
+        Some(&[hi, lo]) => Ok(usize::from(u16::from_be_bytes([hi, lo]))),
+        _ => Err(invalid()),
+    }
+}
+
+fn put16(out: &mut [u8], at: usize, v: usize) -> Result<(), Failure> {
+    let v = u16::try_from(v).map_err(|_| invalid())?;
+    out[at..at + 2].copy_from_slice(&v.to_be_bytes());
+    Ok(())
+}
+
+/// Key-usage bytes.
+pub mod usage {
+    /// SIG-ONLY: signatures only.
+    pub const SIG_ONLY: u8 = 0x00;
+    /// KEY-MGMT: signatures and key management.
+    pub const KEY_MGMT: u8 = 0x80;
+    /// KM-ONLY: key management only.
+    pub const KM_ONLY: u8 = 0xC0;
+    /// XLATE-OK.
+    pub const XLATE_OK: u8 = 0x02;
+    /// The two usage bits.
+    pub const MASK: u8 = 0xC0;
+}
+
+/// Key formats (byte 11).
+pub mod format {
+    /// Clear external X'31'.
+    pub const CRT_CLEAR: u8 = 0x40;
+    /// Internal X'31'.
+    pub const CRT_INTERNAL: u8 = 0x08;
+    /// Clear external X'30'.
+    pub const ME_CLEAR: u8 = 0x00;
+    /// Internal X'30'.
+    pub const ME_INTERNAL: u8 = 0x02;
+}
+
+/// Key source flags (byte 12).
+pub mod source {
+    /// Imported from clear.
+    pub const CLEAR_IMPORT: u8 = 0x21;
+    /// Generated at random.
+    pub const RANDOM: u8 = 0x24;
+}
+
+const HASH_AT: usize = 15;
+const USAGE_AT: usize = 50;
+
+/// Offsets of the fields opencryptoki reads: (n length, MKVP, n).
+const fn layout(crt: bool) -> (usize, usize, usize) {
+    if crt { (62, 116, 134) } else { (52, 104, 122) }
+}
+
+/// An X'30' or X'31' section.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AesRsa {
+    /// X'31' (CRT) or X'30' (ME).
+    pub crt: bool,
+    /// Whether the payload is wrapped under the APKA master key (internal form).
+    pub internal: bool,
+    /// The key source flag.
+    pub source: u8,
+    /// The key-usage byte.
+    pub usage: u8,
+    /// The 16-byte MKVP field (internal).
+    pub mkvp: [u8; 16],
+    /// The 32-byte hash field.
+    pub hash: [u8; 32],
+    /// The modulus; empty in a skeleton.
+    pub n: Vec<u8>,
+    /// The payload: PKCS #8 DER in the clear, or wrapped; empty in a skeleton.
+    pub payload: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for AesRsa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AesRsa")
+            .field("crt", &self.crt)
+            .field("internal", &self.internal)
+            .field("usage", &self.usage)
+            .field("n_len", &self.n.len())
+            .field("payload_len", &self.payload.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AesRsa {
+    /// A skeleton (no key yet) for key generation.
+    pub fn skeleton(crt: bool, usage: u8) -> AesRsa {
+        AesRsa {
+            crt,
+            internal: false,
+            source: 0,
+            usage,
+            mkvp: [0; 16],
+            hash: [0; 32],
+            n: Vec::new(),
+            payload: Zeroizing::new(Vec::new()),
+        }
+    }
+
+    /// Whether the section holds no key.
+    pub fn is_skeleton(&self) -> bool {
+        self.n.is_empty() && self.payload.is_empty()
+    }
+
+    fn format_byte(&self) -> u8 {
+        match (self.crt, self.internal) {
+            (true, false) => format::CRT_CLEAR,
+            (true, true) => format::CRT_INTERNAL,
+            (false, false) => format::ME_CLEAR,
+            (false, true) => format::ME_INTERNAL,
+        }
+    }
+
+    /// The fixed part (up to n), with the hash field as given.
+    fn fixed(&self, payload_len: usize) -> Result<Vec<u8>, Failure> {
+        let (n_len_at, mkvp_at, n_at) = layout(self.crt);
+        let mut out = vec![0u8; n_at];
+        out[0] = if self.crt { id::RSA_AESC } else { id::RSA_AESM };
+        put16(&mut out, 2, n_at + self.n.len() + payload_len)?;
+        put16(&mut out, 4, n_at)?;
+        put16(&mut out, 6, payload_len)?;
+        out[10] = 0x03;
+        out[11] = self.format_byte();
+        out[12] = self.source;
+        out[14] = if self.internal { 0x02 } else { 0x00 };
+        out[HASH_AT..HASH_AT + 32].copy_from_slice(&self.hash);
+        out[USAGE_AT] = self.usage;
+        put16(&mut out, n_len_at, self.n.len())?;
+        out[mkvp_at..mkvp_at + 16].copy_from_slice(&self.mkvp);
+        Ok(out)
+    }
+
+    /// The section's bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, Failure> {
+        let mut out = self.fixed(self.payload.len())?;
+        out.extend_from_slice(&self.n);
+        out.extend_from_slice(&self.payload);
+        Ok(out)
+    }
+
+    /// Parses an X'30' or X'31' section (its header included).
+    pub fn parse(s: &[u8]) -> Result<AesRsa, Failure> {
+        let crt = match s.first() {
+            Some(&id::RSA_AESC) => true,
+            Some(&id::RSA_AESM) => false,
+            _ => return Err(invalid()),
+        };
+        let (n_len_at, mkvp_at, n_at) = layout(crt);
+        if s.len() < n_at || s[1] != 0 || be16(s, 4)? != n_at || s[10] != 0x03 || s[13] != 0 {
+            return Err(invalid());
+        }
+        let payload_len = be16(s, 6)?;
+        let n_len = be16(s, n_len_at)?;
+        if be16(s, 2)? != s.len() || n_at + n_len + payload_len != s.len() {
+            return Err(invalid());
+        }
+        let internal = match (crt, s[11]) {
+            (true, format::CRT_CLEAR) | (false, format::ME_CLEAR) => false,
+            (true, format::CRT_INTERNAL) | (false, format::ME_INTERNAL) => true,
+            _ => return Err(invalid()),
+        };
+        if s[14] != if internal { 0x02 } else { 0x00 } {
+            return Err(invalid());
+        }
+        let usage = s[USAGE_AT];
+        if usage & !(usage::MASK | usage::XLATE_OK) != 0 || usage & usage::MASK == 0x40 {
+            return Err(invalid());
+        }
+        if !matches!(s[12], 0 | 0x21..=0x24) {
+            return Err(invalid());
+        }
+        // Every byte softcca does not define is zero.
+        let defined = |i: usize| {
+            (2..8).contains(&i)
+                || (10..=14).contains(&i)
+                || (HASH_AT..HASH_AT + 32).contains(&i)
+                || i == USAGE_AT
+                || (n_len_at..n_len_at + 2).contains(&i)
+                || (mkvp_at..mkvp_at + 16).contains(&i)
+        };
+        if (4..n_at).any(|i| !defined(i) && s[i] != 0) {
+            return Err(invalid());
+        }
+        let mut mkvp = [0u8; 16];
+        mkvp.copy_from_slice(&s[mkvp_at..mkvp_at + 16]);
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(&s[HASH_AT..HASH_AT + 32]);
+        let n = s[n_at..n_at + n_len].to_vec();
+        if n.first() == Some(&0) || (n.is_empty() != (payload_len == 0)) {
+            return Err(invalid());
+        }
+        if !internal && (mkvp != [0; 16] || hash != [0; 32]) {
+            return Err(invalid());
+        }
+        if internal && n.is_empty() {
+            return Err(invalid());
+        }
+        Ok(AesRsa {
+            crt,
+            internal,
+            source: s[12],
+            usage,
+            mkvp,
+            hash,
+            n,
+            payload: Zeroizing::new(s[n_at + n_len..].to_vec()),
+        })
+    }
+
+    /// The hash that binds the section's fixed fields (hash field zero, payload length as
+    /// given), n and the public exponent `e`.
+    fn binding(&self, payload_len: usize, e: &[u8]) -> Result<[u8; 32], Failure> {
+        let mut unhashed = self.clone();
+        unhashed.hash = [0; 32];
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        ctx.update(&unhashed.fixed(payload_len)?);
+        ctx.update(&self.n);
+        ctx.update(&(e.len() as u32).to_be_bytes());
+        ctx.update(e);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.finish().as_ref());
+        Ok(out)
+    }
+
+    /// This section with `der` (PKCS #8) wrapped under `mk`: internal form.
+    pub fn wrap(&self, mk: &MasterKey, e: &[u8], der: &[u8]) -> Result<AesRsa, Failure> {
+        let wrapped_len = (32 + der.len()).div_ceil(8) * 8 + 8;
+        let mut out = AesRsa {
+            internal: true,
+            hash: [0; 32],
+            payload: Zeroizing::new(Vec::new()),
+            ..self.clone()
+        };
+        out.mkvp = [0; 16];
+        out.mkvp[..8].copy_from_slice(&verification_pattern(Class::Apka, mk));
+        let hash = out.binding(wrapped_len, e)?;
+        out.hash = hash;
+        let mut data = Zeroizing::new(Vec::with_capacity(32 + der.len()));
+        data.extend_from_slice(&hash);
+        data.extend_from_slice(der);
+        let mut buf = Zeroizing::new(vec![0u8; wrapped_len]);
+        let kek = AesKek::new(&AES_256, mk.expose()).map_err(|_| Failure::KeyLength)?;
+        let n = kek
+            .wrap_with_padding(&data, &mut buf)
+            .map_err(|_| invalid())?
+            .len();
+        buf.truncate(n);
+        if n != wrapped_len {
+            return Err(invalid());
+        }
+        out.payload = buf;
+        Ok(out)
+    }
+
+    /// The PKCS #8 DER of an internal section, unwrapped under `mk`.
+    pub fn unwrap(&self, mk: &MasterKey, e: &[u8]) -> Result<Zeroizing<Vec<u8>>, Failure> {
+        if !self.internal {
+            return Err(invalid());
+        }
+        let kek = AesKek::new(&AES_256, mk.expose()).map_err(|_| Failure::KeyLength)?;
+        let mut buf = Zeroizing::new(vec![0u8; self.payload.len()]);
+        let n = kek
+            .unwrap_with_padding(&self.payload, &mut buf)
+            .map_err(|_| invalid())?
+            .len();
+        buf.truncate(n);
+        let expect = self.binding(self.payload.len(), e)?;
+        if buf.len() < 32 || buf[..32] != expect || self.hash != expect {
+            return Err(invalid());
+        }
+        Ok(Zeroizing::new(buf[32..].to_vec()))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn mk(b: u8) -> MasterKey {
+        MasterKey::from_bytes(&[b; 32])
+    }
+
+    fn clear(crt: bool) -> AesRsa {
+        AesRsa {
+            crt,
+            internal: false,
+            source: source::CLEAR_IMPORT,
+            usage: usage::KEY_MGMT,
+            mkvp: [0; 16],
+            hash: [0; 32],
+            n: vec![0xC3; 256],
+            payload: Zeroizing::new(vec![0x30, 0x82, 1, 2, 3]),
+        }
+    }
+
+    #[test]
+    fn opencryptoki_offsets_hold() {
+        for (crt, n_len_at, mkvp_at, n_at) in [(true, 62, 116, 134), (false, 52, 104, 122)] {
+            let s = clear(crt).wrap(&mk(7), &[1, 0, 1], b"secret der").unwrap();
+            let b = s.to_bytes().unwrap();
+            assert_eq!(be16(&b, n_len_at).unwrap(), 256);
+            assert_eq!(
+                &b[mkvp_at..mkvp_at + 8],
+                &verification_pattern(Class::Apka, &mk(7))
+            );
+            assert_eq!(&b[n_at..n_at + 256], &[0xC3; 256][..]);
+            assert_eq!(b[11], if crt { 0x08 } else { 0x02 });
+            let back = AesRsa::parse(&b).unwrap();
+            assert_eq!(back, s);
+            assert_eq!(&back.unwrap(&mk(7), &[1, 0, 1]).unwrap()[..], b"secret der");
+            // The wrong master key, another e, a flipped usage byte: refused.
+            assert_eq!(back.unwrap(&mk(8), &[1, 0, 1]), Err(Failure::PkaTokenField));
+            assert_eq!(back.unwrap(&mk(7), &[3]), Err(Failure::PkaTokenField));
+            let mut other = back.clone();
+            other.usage = usage::SIG_ONLY;
+            assert_eq!(
+                other.unwrap(&mk(7), &[1, 0, 1]),
+                Err(Failure::PkaTokenField)
+            );
+        }
+    }
+
+    #[test]
+    fn every_length_and_flag_is_checked() {
+        for crt in [true, false] {
+            let b = clear(crt).to_bytes().unwrap();
+            assert_eq!(AesRsa::parse(&b).unwrap(), clear(crt));
+            let (n_len_at, mkvp_at, _) = layout(crt);
+            for at in [
+                1usize,
+                2,
+                3,
+                4,
+                5,
+                6,
+                7,
+                8,
+                10,
+                11,
+                13,
+                14,
+                20,
+                50,
+                51,
+                n_len_at,
+                n_len_at + 1,
+                mkvp_at,
+            ] {
+                let mut bad = b.clone();
+                bad[at] ^= 0x01;
+                assert_eq!(
+                    AesRsa::parse(&bad),
+                    Err(Failure::PkaTokenField),
+                    "crt {crt} byte {at}"
+                );
+            }
+            let mut km = b.clone();
+            km[50] = 0x40;
+            assert_eq!(AesRsa::parse(&km), Err(Failure::PkaTokenField));
+            for cut in 0..b.len() {
+                assert!(AesRsa::parse(&b[..cut]).is_err());
+            }
+        }
+        let sk = AesRsa::skeleton(true, usage::SIG_ONLY);
+        let b = sk.to_bytes().unwrap();
+        assert_eq!(b.len(), 134);
+        assert!(AesRsa::parse(&b).unwrap().is_skeleton());
+    }
+}
