@@ -169,6 +169,12 @@ pub enum Failure {
     /// ECC_Diffie-Hellman given keys on different curves. 8/2158: opencryptoki's mapping of
     /// IBM's reason 2158, "curve type or size mismatch" (same fact sheet, §9).
     CurveMismatch,
+    /// PKA_Decrypt could not recover a key value: the PKCS #1 v1.5 block type 2 padding or
+    /// the OAEP encoding does not decode, which is also what a wrong key gives. 8/2054. IBM's
+    /// text for the codes opencryptoki 3.27 maps to "encrypted data invalid" (8/66, 8/2053,
+    /// 8/2054) was not retrieved; softcca answers one of them, 8/2054, for every decoding
+    /// failure alike so that the code is no padding oracle.
+    PkaDecryptDecode,
 }
 
 impl Failure {
@@ -208,6 +214,7 @@ impl Failure {
             Failure::DecipheredData => Codes::new(8, 72),
             Failure::CurveNotSupported => Codes::new(8, 874),
             Failure::CurveMismatch => Codes::new(8, 2158),
+            Failure::PkaDecryptDecode => Codes::new(8, 2054),
         }
     }
 }
@@ -263,6 +270,9 @@ pub enum Notice {
     /// digital signature is not verified. The verb completed its processing normally", IBM
     /// Docs "CCA for Linux", reason codes for return code 4,
     /// lxcc/wskc_r_retcode4reasoncodes.html).
+    /// Digital_Signature_Verify found that the signature does not verify. 4/429 ("The digital
+    /// signature is not verified. The verb completed its processing normally", IBM Docs
+    /// "CCA for Linux", reason codes for return code 4, lxcc/wskc_r_retcode4reasoncodes.html).
     SignatureNotVerified,
 }
 
@@ -322,6 +332,7 @@ mod tests {
         Failure::DecipheredData,
         Failure::CurveNotSupported,
         Failure::CurveMismatch,
+        Failure::PkaDecryptDecode,
     ];
 
     #[test]
@@ -352,5 +363,6 @@ mod tests {
         assert_eq!(Notice::KeyParity.codes(), Codes::new(0, 2));
         assert_eq!(Notice::ControlVectorNotParsed.codes(), Codes::new(4, 2039));
         assert_eq!(Notice::KeyLengthMismatch.codes(), Codes::new(4, 195));
+        assert_eq!(Notice::SignatureNotVerified.codes(), Codes::new(4, 429));
     }
 }
