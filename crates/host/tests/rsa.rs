@@ -1,0 +1,140 @@
+//! The host library's PKA methods (verbs_pka.rs) on RSA keys against an embedded card: key
+//! generation as opencryptoki does it, signatures, encryption, key-token change, and a key
+//! kept in PKA key storage under a label.
+
+use std::sync::Arc;
+
+use softcca_card::platform::{Platform, SystemClock};
+use softcca_card::rng::insecure_test_sources::CountingSource;
+use softcca_card::{Card, Codes, Model};
+use softcca_host::{Cca, Family, PkaBuildExtras};
+
+fn memory_card(seed: u64) -> Arc<Card> {
+    let platform = Platform::in_memory(Box::new(CountingSource::new(seed)), Box::new(SystemClock));
+    Arc::new(
+        Card::power_on(platform, Some(Model::Ibm4767))
+            .expect("power on")
+            .0,
+    )
+}
+
+fn load_apka(cca: &Cca, tag: u8) {
+    cca.master_key_process(&["APKA-MK", "FIRST"], &[tag; 32])
+        .expect("FIRST");
+    cca.master_key_process(&["APKA-MK", "LAST"], &[0xC4; 32])
+        .expect("LAST");
+    cca.master_key_process(&["APKA-MK", "SET"], &[])
+        .expect("SET");
+}
+
+fn skeleton_kvs() -> Vec<u8> {
+    let mut k = vec![0u8; 18];
+    k[0..2].copy_from_slice(&2048u16.to_be_bytes());
+    k[4..6].copy_from_slice(&3u16.to_be_bytes());
+    k.extend_from_slice(&[1, 0, 1]);
+    k
+}
+
+#[test]
+fn rsa_keys_through_the_host_library() {
+    let card = memory_card(11);
+    let cca = Cca::with_card(Arc::clone(&card));
+    load_apka(&cca, 0x5B);
+    let skeleton = cca
+        .pka_key_token_build(
+            &["RSA-AESC", "KEY-MGMT"],
+            &skeleton_kvs(),
+            PkaBuildExtras::default(),
+        )
+        .expect("CSNDPKB");
+    let (key, codes) = cca
+        .pka_key_generate(&["MASTER"], &[], &skeleton, &[0u8; 64])
+        .expect("CSNDPKG");
+    assert_eq!(codes, Codes::new(0, 0));
+    let public = cca.pka_public_key_extract(&[], &key).expect("CSNDPKX");
+
+    let hash = [0x2Au8; 32];
+    let (sig, bits, codes) = cca
+        .digital_signature_generate(&["PKCS-1.1"], &key, &hash, 512)
+        .expect("CSNDDSG");
+    assert_eq!((bits, codes), (2048, Codes::new(0, 0)));
+    assert_eq!(
+        cca.digital_signature_verify(&["PKCS-1.1"], &public, &hash, &sig)
+            .expect("CSNDDSV"),
+        Codes::new(0, 0)
+    );
+    let mut bad = sig.clone();
+    bad[5] ^= 1;
+    assert_eq!(
+        cca.digital_signature_verify(&["PKCS-1.1"], &public, &hash, &bad)
+            .expect("CSNDDSV"),
+        Codes::new(4, 429)
+    );
+
+    let ct = cca
+        .pka_encrypt(&["PKCSOAEP", "SHA-256"], &[7; 32], &[], &public)
+        .expect("CSNDPKE");
+    let (value, _) = cca
+        .pka_decrypt(&["PKCSOAEP", "SHA-256"], &ct, &[], &key)
+        .expect("CSNDPKD");
+    assert_eq!(value, vec![7; 32]);
+    let err = cca
+        .pka_decrypt(&["PKCS-1.2"], &ct, &[], &key)
+        .expect_err("OAEP is not PKCS #1 v1.5");
+    assert_eq!(err.codes, Codes::new(8, 2054));
+
+    load_apka(&cca, 0x6C);
+    let (changed, codes) = cca.pka_key_token_change(&["RTCMK"], &key).expect("CSNDKTC");
+    assert_eq!(codes, Codes::new(0, 0));
+    let (again, _, codes) = cca
+        .digital_signature_generate(&["PKCS-1.1"], &changed, &hash, 512)
+        .expect("CSNDDSG");
+    assert_eq!((again, codes), (sig, Codes::new(0, 0)));
+}
+
+/// A generated key kept in PKA key storage: signing and extraction name it by label, and
+/// CSNDKTC rewrites the record.
+#[test]
+fn rsa_key_by_label() {
+    let card = memory_card(12);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = softcca_host::KeyStore::open(dir.path()).expect("key storage");
+    let cca = Cca::with_card(Arc::clone(&card)).with_key_store(keys);
+    load_apka(&cca, 0x11);
+    let skeleton = cca
+        .pka_key_token_build(&["RSA-AESC"], &skeleton_kvs(), PkaBuildExtras::default())
+        .expect("CSNDPKB");
+    let (key, _) = cca
+        .pka_key_generate(&["MASTER"], &[], &skeleton, &[0u8; 64])
+        .expect("CSNDPKG");
+    let mut label = [b' '; 64];
+    label[..14].copy_from_slice(b"APP.RSA.SIGNER");
+    cca.key_record_create(Family::Pka, &label, &key)
+        .expect("record");
+    let hash = [0x3Cu8; 32];
+    let (sig, _, _) = cca
+        .digital_signature_generate(&["PKCS-1.1"], &label, &hash, 512)
+        .expect("CSNDDSG by label");
+    let public = cca
+        .pka_public_key_extract(&[], &label)
+        .expect("CSNDPKX by label");
+    assert_eq!(
+        cca.digital_signature_verify(&["PKCS-1.1"], &public, &hash, &sig)
+            .expect("CSNDDSV"),
+        Codes::new(0, 0)
+    );
+    load_apka(&cca, 0x22);
+    let (_, codes) = cca
+        .pka_key_token_change(&["RTCMK"], &label)
+        .expect("CSNDKTC by label");
+    assert_eq!(codes, Codes::new(0, 0));
+    let stored = cca.key_record_read(Family::Pka, &label).expect("read");
+    assert_ne!(
+        stored, key,
+        "the record was rewritten under the new master key"
+    );
+    let (_, _, codes) = cca
+        .digital_signature_generate(&["PKCS-1.1"], &label, &hash, 512)
+        .expect("CSNDDSG after RTCMK");
+    assert_eq!(codes, Codes::new(0, 0));
+}
