@@ -341,6 +341,24 @@ fn encrypt_decrypt_round_trip_and_one_opaque_code() {
         (8, 2054),
         "wrong key",
     );
+    // A short output buffer is refused before decryption: the same 8/72 for a good and a
+    // bad ciphertext, so the buffer length is no padding oracle.
+    let mut tampered = v15.clone();
+    tampered[3] ^= 0x10;
+    for ct in [&v15, &tampered] {
+        let r = call(
+            card,
+            "CSNDPKD",
+            &["PKCS-1.2"],
+            vec![
+                Param::Bytes(ct.clone()),
+                Param::Bytes(vec![]),
+                Param::Bytes(key.clone()),
+                Param::Int(16),
+            ],
+        );
+        assert_refused(&r, (8, 72), "short output buffer");
+    }
     // Lengths and keywords.
     assert_refused(
         &pkd(card, &["PKCS-1.2"], key, &v15[1..]),
@@ -854,4 +872,43 @@ fn clear_generation_and_import_sign_alike() {
         (8, 47),
         "a skeleton imported",
     );
+}
+
+/// How the lead measures PKA_Decrypt's timing (run with `--ignored --nocapture`): the median
+/// time of CSNDPKD PKCS-1.2 over valid ciphertexts, over ciphertexts with bad padding, and
+/// under a wrong key, interleaved.
+#[test]
+#[ignore = "a timing measurement, not a check"]
+fn pkd_timing_valid_vs_invalid() {
+    use std::time::Instant;
+    let (card, key) = shared();
+    let other = generate(card, "KEY-MGMT");
+    let public = pkx(card, key);
+    let mut samples: [Vec<u128>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    for i in 0..400u32 {
+        let ct = bytes_out(&pke(card, &["PKCS-1.2"], &public, &i.to_be_bytes()), "PKE");
+        let mut bad = ct.clone();
+        bad[(i as usize) % 256] ^= 0x01;
+        for (slot, (k, c)) in [(key, &ct), (key, &bad), (&other, &ct)]
+            .into_iter()
+            .enumerate()
+        {
+            let t = Instant::now();
+            let r = pkd(card, &["PKCS-1.2"], k, c);
+            samples[slot].push(t.elapsed().as_nanos());
+            assert!(slot == 0 || codes(&r) == (8, 2054));
+        }
+    }
+    for (name, s) in ["valid", "bad padding", "wrong key"]
+        .iter()
+        .zip(samples.iter_mut())
+    {
+        s.sort_unstable();
+        println!(
+            "{name}: median {} ns, p10 {} ns, p90 {} ns",
+            s[s.len() / 2],
+            s[s.len() / 10],
+            s[s.len() * 9 / 10]
+        );
+    }
 }

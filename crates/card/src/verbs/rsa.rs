@@ -54,8 +54,10 @@
 //! - PKA_Encrypt/Decrypt: PKCS-1.2 and PKCSOAEP (SHA-1, SHA-256); MRP, PKOAEP2 and
 //!   ZERO-PAD are 8/2 (aws-lc-rs has no raw RSA). data_structure must be empty (8/72).
 //!   Every decryption failure (padding, OAEP, wrong key) is one code, 8/2054, decided
-//!   without looking at why aws-lc-rs failed; an output buffer too short for the recovered
-//!   value is 8/72, checked after a successful decryption only.
+//!   without looking at why aws-lc-rs failed. target_keyvalue_length must hold the longest
+//!   value the padding can carry (k − 11 for PKCS-1.2, k − 2·hLen − 2 for PKCSOAEP), else
+//!   8/72 before anything is decrypted: a check against the recovered value would be a
+//!   padding oracle for a caller with a short buffer.
 //! - CSNDPKI: an external clear X'30'/X'31' token becomes internal under the current APKA
 //!   master key; the importer is not used for a clear token. An encrypted external token
 //!   (IKEK-DES/IKEK-AES/IKEK-PKA importer) is 8/2. QSA and CKM-RAKW are 8/2.
@@ -913,7 +915,8 @@ const PKE: Grammar = Grammar {
 #[derive(Debug, Clone, Copy)]
 enum Pad {
     Pkcs1,
-    Oaep(&'static aws_lc_rs::rsa::OaepAlgorithm),
+    /// The OAEP algorithm and its hash length.
+    Oaep(&'static aws_lc_rs::rsa::OaepAlgorithm, usize),
 }
 
 fn pad_of(rule_array: &[Element]) -> Result<Pad, Failure> {
@@ -921,8 +924,8 @@ fn pad_of(rule_array: &[Element]) -> Result<Pad, Failure> {
     match (chosen.get(0), chosen.get(1)) {
         (Some("PKCS-1.2"), None) => Ok(Pad::Pkcs1),
         (Some("PKCS-1.2"), Some(_)) => Err(Failure::KeywordCombination),
-        (Some("PKCSOAEP"), None | Some("SHA-1")) => Ok(Pad::Oaep(&OAEP_SHA1_MGF1SHA1)),
-        (Some("PKCSOAEP"), Some(_)) => Ok(Pad::Oaep(&OAEP_SHA256_MGF1SHA256)),
+        (Some("PKCSOAEP"), None | Some("SHA-1")) => Ok(Pad::Oaep(&OAEP_SHA1_MGF1SHA1, 20)),
+        (Some("PKCSOAEP"), Some(_)) => Ok(Pad::Oaep(&OAEP_SHA256_MGF1SHA256, 32)),
         _ => Err(Failure::NotSupported),
     }
 }
@@ -952,7 +955,7 @@ pub(crate) fn csndpke(card: &Card, rule_array: &[Element], p: Params) -> Result<
                 .map_err(|_| Failure::Length)?
                 .len()
         }
-        Pad::Oaep(alg) => {
+        Pad::Oaep(alg, _) => {
             let k = OaepPublicEncryptingKey::new(public).map_err(|_| Failure::PkaTokenField)?;
             if value.len() > k.max_plaintext_size(alg) {
                 return Err(Failure::Length);
@@ -987,6 +990,16 @@ pub(crate) fn csndpkd(card: &Card, rule_array: &[Element], p: Params) -> Result<
     if ciphertext.len() != private.key_size_bytes() {
         return Err(Failure::Length);
     }
+    // The buffer is checked against the longest value the padding can carry, before
+    // decrypting: a check against the recovered value would tell a caller with a short
+    // buffer whether the padding was good.
+    let longest = match pad {
+        Pad::Pkcs1 => ciphertext.len().saturating_sub(11),
+        Pad::Oaep(_, h_len) => ciphertext.len().saturating_sub(2 * h_len + 2),
+    };
+    if capacity < longest {
+        return Err(Failure::Length);
+    }
     let mut out = Zeroizing::new(vec![0u8; private.key_size_bytes()]);
     // Every way decryption fails is the one code; which one aws-lc-rs met is not looked at.
     let recovered = match pad {
@@ -994,15 +1007,12 @@ pub(crate) fn csndpkd(card: &Card, rule_array: &[Element], p: Params) -> Result<
             .map_err(|_| Failure::PkaTokenField)?
             .decrypt(ciphertext, &mut out[..])
             .map(|m| m.len()),
-        Pad::Oaep(alg) => OaepPrivateDecryptingKey::new(private)
+        Pad::Oaep(alg, _) => OaepPrivateDecryptingKey::new(private)
             .map_err(|_| Failure::PkaTokenField)?
             .decrypt(alg, ciphertext, &mut out[..], None)
             .map(|m| m.len()),
     };
     let len = recovered.map_err(|_| Failure::PkaDecryptDecode)?;
-    if capacity < len {
-        return Err(Failure::Length);
-    }
     Ok(Reply {
         notice: key.notice(),
         outputs: vec![Param::Bytes(out[..len].to_vec())],
