@@ -383,6 +383,16 @@ fn encrypt_decrypt_round_trip_and_one_opaque_code() {
     );
     assert_refused(&pke(card, &["ZERO-PAD"], &pub_token, &value), (8, 2), "raw");
     assert_refused(
+        &pke(card, &["PKCSOAEP", "SHA-512"], &pub_token, &value),
+        (8, 2),
+        "OAEP SHA-512",
+    );
+    assert_refused(
+        &pkd(card, &["PKCSOAEP", "SHA-1", "SHA-256"], key, &v15),
+        (8, 35),
+        "three keywords",
+    );
+    assert_refused(
         &pkd(card, &["PKCS-1.2"], &pub_token, &v15),
         (8, 47),
         "public token",
@@ -587,6 +597,18 @@ fn refusals_carry_ibms_codes() {
         &dsg(card, &["PKCS-1.1"], &skel, &hash),
         (8, 47),
         "skeleton signs",
+    );
+    let mut des_like = vec![0u8; 64];
+    des_like[0] = 0x01;
+    assert_refused(
+        &dsg(card, &["PKCS-1.1"], &des_like, &hash),
+        (8, 770),
+        "a symmetric token",
+    );
+    assert_refused(
+        &dsg(card, &["PKCS-1.1"], &[0, 0, 0, 8, 0, 0, 0, 0], &hash),
+        (8, 770),
+        "the null token",
     );
 }
 

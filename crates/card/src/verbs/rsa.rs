@@ -12,7 +12,16 @@
 //! methods), l0wskc105 (CSNDDSV, and 4/429 "the digital signature is not verified"),
 //! wskc_r_spkerequired / wskc_r_spkdrequired (CSNDPKE/PKD: one of MRP, PKCS-1.2, PKCSOAEP,
 //! PKOAEP2, ZERO-PAD; SHA-1 default or SHA-256 with PKCSOAEP); CCA 2.54 Basic Services
-//! p=113, 118, 139; opencryptoki 3.27 `cca_specific.c` for what a real client sends
+//! p=113, 118, 139, and p=223 (PKA_Decrypt: "A key-usage flag bit … must be on to permit
+//! use of the private key in the decryption of a symmetric key"). IBM Docs "CCA for Linux",
+//! CSNDDSG parameters (<https://www.ibm.com/docs/en/linux-on-systems?topic=csnddsg-parameters>:
+//! PKCS-1.1 signs "the BER-encoded ASN.1 value of the type DigestInfo"), CSNDDSG usage notes
+//! (<https://www.ibm.com/docs/en/linux-on-systems?topic=csnddsg-usage-notes>: for PKCS-PSS
+//! "the first four bytes of the data parameter contain the salt length"), PKA Decrypt
+//! (<https://www.ibm.com/docs/en/linux-on-systems?topic=keys-pka-decrypt-csndpkd>) and its
+//! parameters (<https://www.ibm.com/docs/en/linux-on-systems?topic=csndpkd-parameters>: a
+//! hash method is "one required for PKCSOAEP and PKOAEP2. Not allowed for any other recovery
+//! method"). opencryptoki 3.27 `cca_specific.c` for what a real client sends
 //! (`RSA-AESC KEY-MGMT` + `MASTER`, `PKCS-1.1`, `PKCS-PSS` with a 4-byte big-endian salt
 //! length before the hash, `PKCS-1.2`, `PKCSOAEP`).
 //!
@@ -51,6 +60,10 @@
 //!   PKCS-1.0, X9.31 and ZERO-PAD are 8/2 (no library at hand). A hash whose length fits no
 //!   method, or another method than the keyword names, is 8/72. A signature of the wrong
 //!   length does not verify (4/429). signature_field_length shorter than the modulus: 8/72.
+//! - PKCS-1.1 with HASH: IBM asks for DigestInfo ‖ hash; softcca also takes the bare hash
+//!   (its length names the method) — an extension, not IBM's text.
+//! - PKCSOAEP without a hash method: IBM's current page requires one (CCA 2.54 knew SHA-1
+//!   only); softcca takes SHA-1 then, as CCA 2.54 did. SHA-224/384/512 are 8/2.
 //! - PKA_Encrypt/Decrypt: PKCS-1.2 and PKCSOAEP (SHA-1, SHA-256); MRP, PKOAEP2 and
 //!   ZERO-PAD are 8/2 (aws-lc-rs has no raw RSA). data_structure must be empty (8/72).
 //!   Every decryption failure (padding, OAEP, wrong key) is one code, 8/2054, decided
@@ -908,7 +921,7 @@ const PKE: Grammar = Grammar {
     max: 2,
     groups: &[
         Group::required(PADS),
-        Group::optional_none(&["SHA-1", "SHA-256"]),
+        Group::optional_none(&["SHA-1", "SHA-224", "SHA-256", "SHA-384", "SHA-512"]),
     ],
 };
 
@@ -925,7 +938,7 @@ fn pad_of(rule_array: &[Element]) -> Result<Pad, Failure> {
         (Some("PKCS-1.2"), None) => Ok(Pad::Pkcs1),
         (Some("PKCS-1.2"), Some(_)) => Err(Failure::KeywordCombination),
         (Some("PKCSOAEP"), None | Some("SHA-1")) => Ok(Pad::Oaep(&OAEP_SHA1_MGF1SHA1, 20)),
-        (Some("PKCSOAEP"), Some(_)) => Ok(Pad::Oaep(&OAEP_SHA256_MGF1SHA256, 32)),
+        (Some("PKCSOAEP"), Some("SHA-256")) => Ok(Pad::Oaep(&OAEP_SHA256_MGF1SHA256, 32)),
         _ => Err(Failure::NotSupported),
     }
 }
