@@ -887,6 +887,13 @@ impl Card {
         fields
     }
 
+    /// Latches the card's error state after a failed conditional self-test (an RSA key pair
+    /// that fails its pairwise-consistency test): the same latch as a DRBG health-test
+    /// failure, so every verb answers 12/338 until CLU ST re-runs the generator's health test.
+    pub(crate) fn latch_crypto_fault(&self) {
+        self.rng_failed.store(true, Ordering::Release);
+    }
+
     /// Fills `out` from the card's DRBG; a health-test failure latches the card's error state.
     pub(crate) fn random(&self, out: &mut [u8]) -> Result<(), Failure> {
         let mut rng = self.rng_lock();

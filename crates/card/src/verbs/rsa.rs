@@ -46,7 +46,9 @@
 //!   exponent) gets 65537. XPORT, RETAIN, CLONE and regeneration data are 8/2. Every
 //!   generated pair passes a pairwise-consistency test (PKCS #1 v1.5 sign/verify and OAEP
 //!   encrypt/decrypt); a failure returns 12/338 (the card's fault code, as for an RNG
-//!   failure — IBM is silent) and no key.
+//!   failure — IBM is silent), no key, and latches the card's error state
+//!   ([`Card::latch_crypto_fault`], the DRBG fault latch: 12/338 for every verb until CLU ST
+//!   re-runs the health test).
 //! - The APKA master key not loaded: 12/764; a token whose MKVP is neither the current nor
 //!   the old APKA master key's: 8/24; under the old one: 0/10001.
 //! - A key whose usage byte forbids the use (KM-ONLY signing, SIG-ONLY decrypting): 8/39,
@@ -589,6 +591,7 @@ pub(crate) fn csndpkg(card: &Card, rule_array: &[Element], p: Params) -> Result<
             .to_vec(),
     );
     if !pairwise_consistent(&pair, &der) {
+        card.latch_crypto_fault();
         return Err(Failure::RngFault);
     }
     use aws_lc_rs::signature::KeyPair as _;
