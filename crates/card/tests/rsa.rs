@@ -934,3 +934,48 @@ fn pkd_timing_valid_vs_invalid() {
         );
     }
 }
+
+/// No single-byte change of a key token makes a verb panic or return anything on failure,
+/// and no changed private token signs: every change is refused or (bytes the card does not
+/// bind, such as the reserved header bytes of a public token) leaves the key as it was.
+#[test]
+fn every_single_byte_change_is_refused_without_output() {
+    let (card, key) = shared();
+    let hash = [0x11u8; 32];
+    let good = bytes_out(&dsg(card, &["PKCS-1.1"], key, &hash), "DSG");
+    let public = pkx(card, key);
+    for at in 0..key.len() {
+        let mut bad = key.clone();
+        bad[at] ^= 0x41;
+        let r = dsg(card, &["PKCS-1.1"], &bad, &hash);
+        if r.return_code >= 8 {
+            assert!(r.outputs.is_empty(), "byte {at}");
+        } else {
+            // Only bytes the card does not read may be changed: the signature is the same.
+            assert_eq!(bytes_out(&r, "DSG"), good, "byte {at} changed the key");
+        }
+        for r in [
+            call(
+                card,
+                "CSNDPKX",
+                &[],
+                vec![Param::Bytes(bad.clone()), Param::Int(8000)],
+            ),
+            call(card, "CSNDKTC", &["RTCMK"], vec![Param::Bytes(bad.clone())]),
+            pkd(card, &["PKCS-1.2"], &bad, &[0x22; 256]),
+        ] {
+            if r.return_code >= 8 {
+                assert!(r.outputs.is_empty(), "byte {at}");
+            }
+        }
+    }
+    for at in 0..public.len() {
+        let mut bad = public.clone();
+        bad[at] ^= 0x41;
+        let r = pke(card, &["PKCS-1.2"], &bad, &[1; 8]);
+        if r.return_code >= 8 {
+            assert!(r.outputs.is_empty(), "byte {at}");
+        }
+        let _ = dsv(card, &["PKCS-1.1"], &bad, &hash, &good);
+    }
+}
