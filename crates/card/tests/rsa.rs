@@ -587,6 +587,13 @@ fn refusals_carry_ibms_codes() {
         ],
     );
     assert_refused(&short_field, (8, 72), "signature field too short");
+    let small = call(
+        card,
+        "CSNDPKX",
+        &[],
+        vec![Param::Bytes(key.clone()), Param::Int(100)],
+    );
+    assert_refused(&small, (8, 43), "target token buffer too small");
     let public = pkx(card, key);
     assert_refused(
         &dsg(card, &["PKCS-1.1"], &public, &hash),

@@ -77,6 +77,11 @@
 //!   master key; the importer is not used for a clear token. An encrypted external token
 //!   (IKEK-DES/IKEK-AES/IKEK-PKA importer) is 8/2. QSA and CKM-RAKW are 8/2.
 //! - CSNDKTC: RTCMK only; a token already under the current master key is returned as is.
+//! - A token output longer than the caller's `*_token_length` / `*_identifier_length`: 8/43
+//!   ([`Failure::KeyTokenLength`]); a data output (signature, enciphered value) too long for
+//!   its buffer: 8/72. IBM's codes for these were not retrieved.
+//! - CSNDPKB RSA-PUBL ignores the usage keywords and private_key_name (a public token has
+//!   neither a usage byte nor a name section in softcca).
 
 use aws_lc_rs::digest::{self, Digest};
 use aws_lc_rs::encoding::AsDer;
