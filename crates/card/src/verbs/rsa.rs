@@ -33,11 +33,12 @@
 //! Choices where IBM is silent, or where softcca does less than IBM (each with its code):
 //! - RSA-CRT, RSA-PRIV and RSAMEVAR (sections X'08', X'09') are not built or used: 8/2. A
 //!   token with another private section (X'02', X'05', X'06', X'08', X'09') is 8/2 too.
-//! - The CRT key-value structure's reserved field at offset 6 carries the length of d in
-//!   softcca, d following U. IBM's structure has no d, and aws-lc-rs cannot load a CRT key
-//!   without d (computing d would need a big-number library the project does not have):
-//!   a CRT key value with d length 0 is 8/2. An RSA-AESM key value (n, e, d without the
-//!   primes) is 8/2 for the same reason; RSA-AESM skeletons work.
+//! - The CRT key value (IBM's structure: n, e, p, q, dp, dq, U; reserved field at offset 6)
+//!   carries no d, which aws-lc-rs needs: softcca computes d = e⁻¹ mod (p − 1)(q − 1) with
+//!   crypto-bigint (constant-time inversion). softcca also reads the reserved field at
+//!   offset 6 as the length of a d that follows U (0 in IBM's structure). An RSA-AESM key
+//!   value (n, e, d without the primes) is 8/2: aws-lc-rs cannot use a key without its
+//!   primes; RSA-AESM skeletons work.
 //! - The key-value structure's lengths must agree with each other and with the bytes given;
 //!   any disagreement is 8/770. private_key_name must be empty or 64 bytes; the other
 //!   reserved/optional strings of CSNDPKB must be empty (8/72).
@@ -408,6 +409,34 @@ fn n_bits16(bits: usize) -> Result<u16, Failure> {
     Ok(b)
 }
 
+/// d = e⁻¹ mod (p − 1)(q − 1), for a CRT key value that carries no d (IBM's structure has
+/// none; aws-lc-rs needs one). crypto-bigint's inversion is constant-time; any d with
+/// d·e ≡ 1 modulo p − 1 and q − 1 gives the same private-key operation.
+fn private_exponent(
+    p: &[u8],
+    q: &[u8],
+    e: &[u8],
+    n_bits: usize,
+) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    use crypto_bigint::{BoxedUint, NonZero};
+    let bad = || Failure::PkaTokenField;
+    let precision = u32::try_from(n_bits.div_ceil(64) * 64).map_err(|_| bad())?;
+    let one = BoxedUint::one_with_precision(precision);
+    let p1 = BoxedUint::from_be_slice(p, precision)
+        .map_err(|_| bad())?
+        .wrapping_sub(&one);
+    let q1 = BoxedUint::from_be_slice(q, precision)
+        .map_err(|_| bad())?
+        .wrapping_sub(&one);
+    let phi = p1.checked_mul(&q1).into_option().ok_or_else(bad)?;
+    let phi = NonZero::new(phi).into_option().ok_or_else(bad)?;
+    let e = BoxedUint::from_be_slice(e, precision).map_err(|_| bad())?;
+    let d = e.invert_mod(&phi).into_option().ok_or_else(bad)?;
+    let bytes = Zeroizing::new(d.to_be_bytes().to_vec());
+    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    Ok(Zeroizing::new(bytes[start..].to_vec()))
+}
+
 pub(crate) fn csndpkb(_card: &Card, rule_array: &[Element], p: Params) -> Result<Reply, Failure> {
     let chosen = rules::parse(&PKB, rule_array)?;
     p.expect_len(8)?;
@@ -459,13 +488,18 @@ pub(crate) fn csndpkb(_card: &Card, rule_array: &[Element], p: Params) -> Result
     let n_bits = n_bits16(k.n_bits)?;
     let mut section = AesRsa::skeleton(crt, usage_byte(&chosen));
     if !k.n.is_empty() {
-        if !crt || k.d.is_empty() {
+        if !crt {
             return Err(Failure::NotSupported);
         }
         let [pp, q, dp, dq, u] = k.crt;
+        let d = if k.d.is_empty() {
+            private_exponent(pp, q, k.e, k.n_bits)?
+        } else {
+            Zeroizing::new(k.d.to_vec())
+        };
         let comps = KeyPairComponents {
             public_key: PublicKeyComponents { n: k.n, e: k.e },
-            d: k.d,
+            d: &d[..],
             p: pp,
             q,
             dP: dp,
