@@ -419,20 +419,29 @@ fn private_exponent(
     n_bits: usize,
 ) -> Result<Zeroizing<Vec<u8>>, Failure> {
     use crypto_bigint::{BoxedUint, NonZero};
+    use zeroize::Zeroize;
     let bad = || Failure::PkaTokenField;
     let precision = u32::try_from(n_bits.div_ceil(64) * 64).map_err(|_| bad())?;
     let one = BoxedUint::one_with_precision(precision);
-    let p1 = BoxedUint::from_be_slice(p, precision)
+    let mut p1 = BoxedUint::from_be_slice(p, precision)
         .map_err(|_| bad())?
         .wrapping_sub(&one);
-    let q1 = BoxedUint::from_be_slice(q, precision)
+    let mut q1 = BoxedUint::from_be_slice(q, precision)
         .map_err(|_| bad())?
         .wrapping_sub(&one);
-    let phi = p1.checked_mul(&q1).into_option().ok_or_else(bad)?;
-    let phi = NonZero::new(phi).into_option().ok_or_else(bad)?;
+    let phi = p1.checked_mul(&q1).into_option();
+    p1.zeroize();
+    q1.zeroize();
+    let phi = NonZero::new(phi.ok_or_else(bad)?)
+        .into_option()
+        .ok_or_else(bad)?;
     let e = BoxedUint::from_be_slice(e, precision).map_err(|_| bad())?;
-    let d = e.invert_mod(&phi).into_option().ok_or_else(bad)?;
+    let d = e.invert_mod(&phi).into_option();
+    let mut phi = phi.get();
+    phi.zeroize();
+    let mut d = d.ok_or_else(bad)?;
     let bytes = Zeroizing::new(d.to_be_bytes().to_vec());
+    d.zeroize();
     let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
     Ok(Zeroizing::new(bytes[start..].to_vec()))
 }
