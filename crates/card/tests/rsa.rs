@@ -1010,6 +1010,66 @@ fn crt_key_value_without_d_is_the_same_key() {
         "with d",
     );
     assert_eq!(a, b);
+
+    // The same key value as an external clear X'08' token (RSA-CRT), in IBM's layout.
+    let x08 = bytes_out(
+        &pkb(&card, &["RSA-CRT", "KEY-MGMT"], crt_kvs(k, false), vec![]),
+        "RSA-CRT",
+    );
+    assert_eq!(
+        (x08[0], x08[8], x08[8 + 28], x08[8 + 50]),
+        (0x1E, 0x08, 0x40, 0x80)
+    );
+    let sec_len = usize::from(u16::from_be_bytes([x08[10], x08[11]]));
+    let n_len = usize::from(u16::from_be_bytes([x08[8 + 64], x08[8 + 65]]));
+    assert_eq!(n_len, 256);
+    let (n, _) = public_parts(&pkx(&card, &x08));
+    assert_eq!(
+        &x08[8 + sec_len - 256..8 + sec_len],
+        &n[..],
+        "n ends the section"
+    );
+    assert_eq!(
+        bytes_out(&dsg(&card, &["PKCS-1.1"], &x08, &hash), "X'08' signs"),
+        a
+    );
+    let internal = bytes_out(
+        &call(
+            &card,
+            "CSNDPKI",
+            &[],
+            vec![
+                Param::Bytes(x08.clone()),
+                Param::Bytes(vec![]),
+                Param::Int(8000),
+            ],
+        ),
+        "PKI X'08'",
+    );
+    assert_eq!((internal[0], internal[8]), (0x1F, 0x31));
+    assert_eq!(
+        bytes_out(&dsg(&card, &["PKCS-1.1"], &internal, &hash), "imported"),
+        a
+    );
+    for (at, v, want) in [
+        (8 + 28, 0x02u8, (8, 2)), // X'42': encrypted
+        (8 + 28, 0x01, (8, 770)),
+        (8 + 71, 0x03, (8, 770)), // pad length
+        (8 + 55, 0x01, (8, 770)), // p length
+        (8 + 50, 0x01, (8, 770)), // usage
+    ] {
+        let mut bad = x08.clone();
+        bad[at] ^= v;
+        assert_refused(&dsg(&card, &["PKCS-1.1"], &bad, &hash), want, "X'08' field");
+    }
+    let mut bad_part = x08.clone();
+    bad_part[8 + 140] ^= 1; // inside p
+    assert_refused(
+        &dsg(&card, &["PKCS-1.1"], &bad_part, &hash),
+        (8, 770),
+        "X'08' p",
+    );
+
     let mut bad = crt_kvs(k, false);
     let last = bad.len() - 1;
     bad[last] ^= 1; // U

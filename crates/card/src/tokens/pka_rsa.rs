@@ -417,3 +417,138 @@ mod tests {
         assert!(AesRsa::parse(&b).unwrap().is_skeleton());
     }
 }
+
+/// The external clear CRT section X'08' (key format X'40'), in IBM's layout (CCA 2.54
+/// Fig. B-12, p=387; IBM Docs "CCA for Linux", wskc_rsapkt_crt_intext.html): 4 SHA-1 hash
+/// (zero here), 28 key format, 29 source flag, 30 name-section hash (zero here), 50 usage,
+/// 54–64 lengths of p, q, dp, dq, U, n, 70 pad length, 76 MKVP and 92 OPK data (zero in an
+/// external section), 124 an 8-byte confounder, 132 p ‖ q ‖ dp ‖ dq ‖ U ‖ pad, then n; the
+/// length from 124 to the end of the pad is a multiple of 8. softcca neither builds nor
+/// reads the internal X'08' (its private key is under a DES OPK under the ASYM master key)
+/// or the encrypted external form (X'42'): both are 8/2.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClearCrt {
+    /// The key-usage byte.
+    pub usage: u8,
+    /// The modulus.
+    pub n: Vec<u8>,
+    /// p, q, dp, dq, U.
+    pub parts: [Zeroizing<Vec<u8>>; 5],
+}
+
+impl std::fmt::Debug for ClearCrt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClearCrt")
+            .field("usage", &self.usage)
+            .field("n_len", &self.n.len())
+            .finish_non_exhaustive()
+    }
+}
+
+const CRT_FIXED: usize = 132;
+
+impl ClearCrt {
+    /// The section's bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, Failure> {
+        let parts_len: usize = self.parts.iter().map(|p| p.len()).sum();
+        let pad = (8 - (8 + parts_len) % 8) % 8;
+        let len = CRT_FIXED + parts_len + pad + self.n.len();
+        let mut out = vec![0u8; CRT_FIXED];
+        out[0] = id::RSA_CRT_OPK;
+        put16(&mut out, 2, len)?;
+        out[28] = format::CRT_CLEAR;
+        out[USAGE_AT] = self.usage;
+        for (i, p) in self.parts.iter().enumerate() {
+            put16(&mut out, 54 + 2 * i, p.len())?;
+        }
+        put16(&mut out, 64, self.n.len())?;
+        put16(&mut out, 70, pad)?;
+        for p in &self.parts {
+            out.extend_from_slice(p);
+        }
+        out.extend(std::iter::repeat_n(0u8, pad));
+        out.extend_from_slice(&self.n);
+        Ok(out)
+    }
+
+    /// Parses an X'08' section: the external clear form only (8/2 for the others).
+    pub fn parse(s: &[u8]) -> Result<ClearCrt, Failure> {
+        if s.first() != Some(&id::RSA_CRT_OPK) || s.len() < CRT_FIXED || s[1] != 0 {
+            return Err(invalid());
+        }
+        match s[28] {
+            format::CRT_CLEAR => {}
+            0x42 | 0x08 => return Err(Failure::NotSupported),
+            _ => return Err(invalid()),
+        }
+        if be16(s, 2)? != s.len() {
+            return Err(invalid());
+        }
+        let usage = s[USAGE_AT];
+        if usage & !(usage::MASK | usage::XLATE_OK) != 0 || usage & usage::MASK == 0x40 {
+            return Err(invalid());
+        }
+        let mut lens = [0usize; 5];
+        for (i, l) in lens.iter_mut().enumerate() {
+            *l = be16(s, 54 + 2 * i)?;
+        }
+        let n_len = be16(s, 64)?;
+        let pad = be16(s, 70)?;
+        let parts_len: usize = lens.iter().sum();
+        if CRT_FIXED + parts_len + pad + n_len != s.len()
+            || !(8 + parts_len + pad).is_multiple_of(8)
+            || lens.contains(&0)
+            || n_len == 0
+        {
+            return Err(invalid());
+        }
+        let mut at = CRT_FIXED;
+        let parts = lens.map(|l| {
+            let p = Zeroizing::new(s[at..at + l].to_vec());
+            at += l;
+            p
+        });
+        let n = s[at + pad..].to_vec();
+        if n[0] == 0 {
+            return Err(invalid());
+        }
+        Ok(ClearCrt { usage, n, parts })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod clear_crt_tests {
+    use super::*;
+
+    #[test]
+    fn clear_crt_round_trips_and_checks_its_lengths() {
+        let c = ClearCrt {
+            usage: usage::SIG_ONLY,
+            n: vec![0xC1; 128],
+            parts: [
+                Zeroizing::new(vec![0xE1; 64]),
+                Zeroizing::new(vec![0xE3; 64]),
+                Zeroizing::new(vec![1; 63]),
+                Zeroizing::new(vec![2; 64]),
+                Zeroizing::new(vec![3; 64]),
+            ],
+        };
+        let b = c.to_bytes().unwrap();
+        assert_eq!(b.len(), 132 + 319 + 1 + 128);
+        assert_eq!(
+            be16(&b, 70).unwrap(),
+            1,
+            "pad to a multiple of 8 from offset 124"
+        );
+        assert_eq!(ClearCrt::parse(&b).unwrap(), c);
+        for at in [1usize, 2, 3, 28, 50, 54, 55, 63, 65, 71] {
+            let mut bad = b.clone();
+            bad[at] ^= 0x01;
+            assert!(ClearCrt::parse(&bad).is_err(), "byte {at}");
+        }
+        let mut internal = b.clone();
+        internal[28] = 0x08;
+        assert_eq!(ClearCrt::parse(&internal), Err(Failure::NotSupported));
+    }
+}

@@ -31,8 +31,12 @@
 //! (RSA-AESM), see [`crate::tokens::pka_rsa`]; a public token is the X'04' section alone.
 //!
 //! Choices where IBM is silent, or where softcca does less than IBM (each with its code):
-//! - RSA-CRT, RSA-PRIV and RSAMEVAR (sections X'08', X'09') are not built or used: 8/2. A
-//!   token with another private section (X'02', X'05', X'06', X'08', X'09') is 8/2 too.
+//! - RSA-CRT builds the external clear X'08' section from a key value (IBM's layout, see
+//!   [`crate::tokens::pka_rsa::ClearCrt`]); such a token signs and decrypts as it is, and
+//!   CSNDPKI turns it into an internal X'31' token (softcca does not build the internal
+//!   X'08', whose key is under a DES OPK under the ASYM master key). An RSA-CRT skeleton,
+//!   RSA-PRIV and RSAMEVAR (X'09'), an encrypted or internal X'08', and the sections X'02',
+//!   X'05', X'06', X'09' are 8/2.
 //! - The CRT key value (IBM's structure: n, e, p, q, dp, dq, U; reserved field at offset 6)
 //!   carries no d, which aws-lc-rs needs: softcca computes d = e⁻¹ mod (p − 1)(q − 1) with
 //!   crypto-bigint (constant-time inversion). softcca also reads the reserved field at
@@ -102,7 +106,7 @@ use crate::mk::{Class, MasterKey, verification_pattern};
 use crate::rules::{self, Element, Grammar, Group};
 use crate::tokens::MasterKeyUsed;
 use crate::tokens::pka::{self, Framed, Kind, RsaPublic, id};
-use crate::tokens::pka_rsa::{AesRsa, source, usage};
+use crate::tokens::pka_rsa::{AesRsa, ClearCrt, source, usage};
 use crate::verbs::keys::notice_for;
 use crate::verbs::{Params, Reply};
 
@@ -126,11 +130,16 @@ impl RsaToken {
             return Err(Failure::PkaTokenField);
         };
         let mut rest = &sections[..];
-        let private = match rest.first() {
+        let mut clear_crt = None;
+        let mut private = match rest.first() {
             Some(s) if id::is_private(s.id) => {
                 rest = &rest[1..];
                 match s.id {
                     id::RSA_AESC | id::RSA_AESM => Some(AesRsa::parse(s.bytes)?),
+                    id::RSA_CRT_OPK => {
+                        clear_crt = Some(ClearCrt::parse(s.bytes)?);
+                        None
+                    }
                     id::ECC_PRIVATE => return Err(Failure::PkaTokenField),
                     _ => return Err(Failure::NotSupported),
                 }
@@ -138,6 +147,12 @@ impl RsaToken {
             _ => None,
         };
         let public = RsaPublic::parse(rest.first().ok_or(Failure::PkaTokenField)?.bytes)?;
+        if let Some(c) = clear_crt {
+            if kind != Kind::External {
+                return Err(Failure::PkaTokenField);
+            }
+            private = Some(clear_crt_as_aes(&c, &public)?);
+        }
         let name = match rest.get(1) {
             Some(s) => Some(pka::parse_name(s.bytes)?),
             None => None,
@@ -409,6 +424,36 @@ fn n_bits16(bits: usize) -> Result<u16, Failure> {
     Ok(b)
 }
 
+/// An external clear X'08' section held as the clear X'31' form the verbs use (the DER
+/// built from its parts; d computed).
+fn clear_crt_as_aes(c: &ClearCrt, public: &RsaPublic) -> Result<AesRsa, Failure> {
+    if public.e.is_empty() || bit_len(&c.n) != usize::from(public.n_bits) {
+        return Err(Failure::PkaTokenField);
+    }
+    let [pp, q, dp, dq, u] = &c.parts;
+    let d = private_exponent(pp, q, &public.e, usize::from(public.n_bits))?;
+    let comps = KeyPairComponents {
+        public_key: PublicKeyComponents {
+            n: &c.n[..],
+            e: &public.e[..],
+        },
+        d: &d[..],
+        p: &pp[..],
+        q: &q[..],
+        dP: &dp[..],
+        dQ: &dq[..],
+        qInv: &u[..],
+    };
+    let pair = KeyPair::from_components(&comps).map_err(|_| Failure::PkaTokenField)?;
+    let der = pair.as_der().map_err(|_| Failure::PkaTokenField)?;
+    Ok(AesRsa {
+        source: source::CLEAR_IMPORT,
+        n: c.n.clone(),
+        payload: Zeroizing::new(der.as_ref().to_vec()),
+        ..AesRsa::skeleton(true, c.usage)
+    })
+}
+
 /// d = e⁻¹ mod (p − 1)(q − 1), for a CRT key value that carries no d (IBM's structure has
 /// none; aws-lc-rs needs one). crypto-bigint's inversion is constant-time; any d with
 /// d·e ≡ 1 modulo p − 1 and q − 1 gives the same private-key operation.
@@ -468,6 +513,33 @@ pub(crate) fn csndpkb(_card: &Card, rule_array: &[Element], p: Params) -> Result
     };
     let form = chosen.get(0).unwrap_or("");
     let crt = match form {
+        "RSA-CRT" => {
+            let k = parse_kvs(kvs, true)?;
+            if k.n.is_empty() {
+                return Err(Failure::NotSupported);
+            }
+            let section = ClearCrt {
+                usage: usage_byte(&chosen),
+                n: k.n.to_vec(),
+                parts: k.crt.map(|p| Zeroizing::new(p.to_vec())),
+            };
+            let public = RsaPublic {
+                e: k.e.to_vec(),
+                n_bits: n_bits16(k.n_bits)?,
+                n: Vec::new(),
+            };
+            let name = name.as_ref().map(pka::name_section);
+            let private = section.to_bytes()?;
+            let public = public.to_bytes()?;
+            let mut sections: Vec<&[u8]> = vec![&private, &public];
+            if let Some(n) = &name {
+                sections.push(n);
+            }
+            let token = pka::assemble(Kind::External, &sections)?;
+            // The parts must form a key.
+            RsaToken::parse(&token)?;
+            return token_reply(token, capacity, None);
+        }
         "RSA-AESC" => true,
         "RSA-AESM" => false,
         "RSA-PUBL" => {
