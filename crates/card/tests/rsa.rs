@@ -389,8 +389,13 @@ fn encrypt_decrypt_round_trip_and_one_opaque_code() {
     );
     assert_refused(
         &pkd(card, &["PKCSOAEP", "SHA-1", "SHA-256"], key, &v15),
+        (8, 34),
+        "two hash methods",
+    );
+    assert_refused(
+        &pkd(card, &["PKCSOAEP", "SHA-1", "SHA-1", "SHA-1"], key, &v15),
         (8, 35),
-        "three keywords",
+        "four keywords",
     );
     assert_refused(
         &pkd(card, &["PKCS-1.2"], &pub_token, &v15),

@@ -81,6 +81,8 @@
 //! - CSNDPKI: an external clear X'30'/X'31' token becomes internal under the current APKA
 //!   master key; the importer is not used for a clear token. An encrypted external token
 //!   (IKEK-DES/IKEK-AES/IKEK-PKA importer) is 8/2. QSA and CKM-RAKW are 8/2.
+//! - Rule-array counts: CSNDDSG 0–8, CSNDDSV 0–9 (IBM's); CSNDPKE and CSNDPKD 1–3 (IBM:
+//!   PKD 1–3, PKE 1–8; softcca's PKE has no keyword group beyond the padding and the hash).
 //! - CSNDKTC: RTCMK only; a token already under the current master key is returned as is.
 //! - A token output longer than the caller's `*_token_length` / `*_identifier_length`: 8/43
 //!   ([`Failure::KeyTokenLength`]); a data output (signature, enciphered value) too long for
@@ -847,7 +849,7 @@ const METHODS: &[&str] = &["SHA-1", "SHA-224", "SHA-256", "SHA-384", "SHA-512"];
 
 const DSG: Grammar = Grammar {
     min: 0,
-    max: 4,
+    max: 8,
     groups: &[
         Group::optional(&["RSA"], "RSA"),
         Group::optional(PADDINGS, "ISO-9796"),
@@ -858,7 +860,7 @@ const DSG: Grammar = Grammar {
 
 const DSV: Grammar = Grammar {
     min: 0,
-    max: 6,
+    max: 9,
     groups: &[
         Group::optional(&["RSA"], "RSA"),
         Group::optional(PADDINGS, "ISO-9796"),
@@ -1041,7 +1043,7 @@ const PADS: &[&str] = &["MRP", "PKCS-1.2", "PKCSOAEP", "PKOAEP2", "ZERO-PAD"];
 
 const PKE: Grammar = Grammar {
     min: 1,
-    max: 2,
+    max: 3,
     groups: &[
         Group::required(PADS),
         Group::optional_none(&["SHA-1", "SHA-224", "SHA-256", "SHA-384", "SHA-512"]),
