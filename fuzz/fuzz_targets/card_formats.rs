@@ -11,8 +11,8 @@ use softcca_card::firmware::Image;
 use softcca_card::rules;
 use softcca_card::tokens::aes::AesToken;
 use softcca_card::tokens::des::DesToken;
-use softcca_card::tokens::pka;
 use softcca_card::tokens::var::VarToken;
+use softcca_card::tokens::{pka, pka_ecc, pka_rsa};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(c) = Certificate::from_bytes(data) {
@@ -52,6 +52,32 @@ fuzz_target!(|data: &[u8]| {
             }
             if let Ok(name) = pka::parse_name(s.bytes) {
                 assert_eq!(pka::name_section(&name), s.bytes);
+            }
+            // The private sections: whatever parses re-encodes to something that parses the
+            // same (never a panic on either side).
+            if let Ok(p) = pka_ecc::EccPrivate::parse(s.bytes)
+                && let Ok(again) = p.to_bytes()
+            {
+                assert_eq!(
+                    pka_ecc::EccPrivate::parse(&again).map(|q| q.to_bytes().ok()),
+                    Ok(Some(again.clone()))
+                );
+            }
+            if let Ok(p) = pka_rsa::AesRsa::parse(s.bytes)
+                && let Ok(again) = p.to_bytes()
+            {
+                assert_eq!(
+                    pka_rsa::AesRsa::parse(&again).map(|q| q.to_bytes().ok()),
+                    Ok(Some(again.clone()))
+                );
+            }
+            if let Ok(p) = pka_rsa::ClearCrt::parse(s.bytes)
+                && let Ok(again) = p.to_bytes()
+            {
+                assert_eq!(
+                    pka_rsa::ClearCrt::parse(&again).map(|q| q.to_bytes().ok()),
+                    Ok(Some(again.clone()))
+                );
             }
         }
     }

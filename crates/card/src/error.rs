@@ -363,6 +363,5 @@ mod tests {
         assert_eq!(Notice::KeyParity.codes(), Codes::new(0, 2));
         assert_eq!(Notice::ControlVectorNotParsed.codes(), Codes::new(4, 2039));
         assert_eq!(Notice::KeyLengthMismatch.codes(), Codes::new(4, 195));
-        assert_eq!(Notice::SignatureNotVerified.codes(), Codes::new(4, 429));
     }
 }
