@@ -224,11 +224,11 @@ pub(crate) struct RsaKey {
 }
 
 impl RsaKey {
-    fn usage(&self) -> Option<u8> {
+    pub(crate) fn usage(&self) -> Option<u8> {
         self.token.private.as_ref().map(|p| p.usage & usage::MASK)
     }
 
-    fn public_der(&self) -> Result<Vec<u8>, Failure> {
+    pub(crate) fn public_der(&self) -> Result<Vec<u8>, Failure> {
         let pk = PublicKeyComponents {
             n: self.token.n(),
             e: &self.token.public.e[..],
@@ -238,14 +238,14 @@ impl RsaKey {
             .map_err(|_| Failure::PkaTokenField)
     }
 
-    fn private_der(&self) -> Result<&[u8], Failure> {
+    pub(crate) fn private_der(&self) -> Result<&[u8], Failure> {
         self.der
             .as_ref()
             .map(|d| &d[..])
             .ok_or(Failure::KeyTokenInvalid)
     }
 
-    fn notice(&self) -> Option<Notice> {
+    pub(crate) fn notice(&self) -> Option<Notice> {
         self.used.and_then(notice_for)
     }
 }
