@@ -142,6 +142,14 @@ pub(crate) const TABLE: &[(&str, &[KeyParam])] = &[
     ("CSNDPKG", &[key(1, Storage::Pka)]),
     ("CSNDPKI", &[key(1, Storage::Des)]),
     ("CSNDPKX", &[key(0, Storage::Pka)]),
+    (
+        "CSNDSYI",
+        &[key(1, Storage::Pka), updated(2, Storage::AesIf("AES"), 0)],
+    ),
+    (
+        "CSNDSYX",
+        &[key(0, Storage::AesIf("AES")), key(1, Storage::Pka)],
+    ),
 ];
 
 /// A label that was resolved, for the write-back after the verb.

@@ -21,6 +21,7 @@ mod verbs_ecc;
 mod verbs_keypart;
 mod verbs_keys;
 mod verbs_pka;
+mod verbs_syx;
 mod verbs_var;
 
 use std::path::{Path, PathBuf};

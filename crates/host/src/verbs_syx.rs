@@ -1,0 +1,62 @@
+//! Symmetric keys under RSA keys (issue 4) as `Cca` methods, marshalled as the card's
+//! `verbs::syx` module documents: Symmetric_Key_Export (CSNDSYX) and Symmetric_Key_Import
+//! (CSNDSYI). Key labels: the symmetric identifier is a label in DES key storage, or in AES
+//! key storage when the rule array names AES; the RSA identifier a label in PKA key storage.
+
+use softcca_card::Codes;
+use softcca_wire::Param;
+
+use crate::{Cca, CcaError, codes_of, single_bytes};
+
+/// The RSA_enciphered_key capacity the export offers the card: one modulus of the largest
+/// RSA key (8192 bits).
+pub const MAX_RSA_ENCIPHERED_KEY: i32 = 1024;
+
+impl Cca {
+    /// Symmetric_Key_Export (CSNDSYX): the key of an operational DES or AES token (or label)
+    /// enciphered under an RSA public key (PKCSOAEP with SHA-1 or SHA-256, or PKCS-1.2).
+    /// Returns the enciphered key (one modulus long) and the codes (0/10001 when a key was
+    /// under the old master key).
+    pub fn symmetric_key_export(
+        &self,
+        rule_array: &[&str],
+        source_key_identifier: &[u8],
+        rsa_public_key_identifier: &[u8],
+    ) -> Result<(Vec<u8>, Codes), CcaError> {
+        let r = self.verb(
+            "CSNDSYX",
+            rule_array,
+            vec![
+                Param::Bytes(source_key_identifier.to_vec()),
+                Param::Bytes(rsa_public_key_identifier.to_vec()),
+                Param::Int(MAX_RSA_ENCIPHERED_KEY),
+            ],
+        )?;
+        let c = codes_of(&r);
+        Ok((single_bytes(r)?, c))
+    }
+
+    /// Symmetric_Key_Import (CSNDSYI): a key enciphered under an RSA public key recovered with
+    /// the private key into an internal token under the master key. `target_key_identifier`
+    /// is a null token, an internal token of the algorithm, or a label (whose record receives
+    /// the new token). Returns the internal token and the codes.
+    pub fn symmetric_key_import(
+        &self,
+        rule_array: &[&str],
+        rsa_enciphered_key: &[u8],
+        rsa_private_key_identifier: &[u8],
+        target_key_identifier: &[u8],
+    ) -> Result<(Vec<u8>, Codes), CcaError> {
+        let r = self.verb(
+            "CSNDSYI",
+            rule_array,
+            vec![
+                Param::Bytes(rsa_enciphered_key.to_vec()),
+                Param::Bytes(rsa_private_key_identifier.to_vec()),
+                Param::Bytes(target_key_identifier.to_vec()),
+            ],
+        )?;
+        let c = codes_of(&r);
+        Ok((single_bytes(r)?, c))
+    }
+}
