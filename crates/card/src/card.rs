@@ -538,6 +538,7 @@ impl Card {
             "CSNDPKG" => verbs::pka::csndpkg(self, rules, params),
             "CSNDPKI" => verbs::pka::csndpki(self, rules, params),
             "CSNDPKX" => verbs::pka::csndpkx(self, rules, params),
+            "CSNDSYG" => verbs::syx::csndsyg(self, rules, params),
             "CSNDSYI" => verbs::syx::csndsyi(self, rules, params),
             "CSNDSYX" => verbs::syx::csndsyx(self, rules, params),
             "CSNBHMG" => verbs::hmac::csnbhmg(self, rules, params),

@@ -593,3 +593,105 @@ fn mkvp_offset(token: &[u8]) -> usize {
     assert_eq!(token[8], 0x31, "an RSA-AESC token");
     8 + 116
 }
+
+fn syg(card: &Card, rules: &[&str], kek: &[u8], rsa: &[u8], capacity: i32) -> VerbResponse {
+    call(
+        card,
+        "CSNDSYG",
+        rules,
+        vec![
+            Param::Bytes(kek.to_vec()),
+            Param::Bytes(rsa.to_vec()),
+            Param::Bytes(vec![0; 64]),
+            Param::Int(capacity),
+        ],
+    )
+}
+
+#[test]
+fn generated_keys_import_as_the_same_token() {
+    let s = shared();
+    let card = &s.card;
+    let cases: &[(&[&str], &[&str], usize)] = &[
+        (&["PKCSOAEP"], &["DES", "PKCSOAEP"], 8),
+        (
+            &["DES", "PKCSOAEP", "DOUBLE", "SHA-256"],
+            &["DES", "PKCSOAEP", "SHA-256"],
+            16,
+        ),
+        (&["DES", "PKCS-1.2", "TRIPLE"], &["DES", "PKCS-1.2"], 24),
+        (&["AES", "PKCSOAEP"], &["AES", "PKCSOAEP"], 32),
+        (&["AES", "PKCS-1.2", "KEYLN16"], &["AES", "PKCS-1.2"], 16),
+    ];
+    for &(rules, import_rules, len) in cases {
+        let what = format!("{rules:?}");
+        let r = syg(card, rules, &[0; 64], &s.rsa, 512);
+        assert_eq!(codes(&r), (0, 0), "{what}");
+        let (token, ct) = match r.outputs.as_slice() {
+            [Param::Bytes(t), Param::Bytes(c)] => (t.clone(), c.clone()),
+            other => panic!("{what}: token and enciphered key expected, got {other:?}"),
+        };
+        let back = bytes_out(&syi(card, import_rules, &ct, &s.rsa, &[0; 64]), &what);
+        assert_eq!(back, token, "{what}: CSNDSYI gives the same token");
+        let pk_rules: Vec<&str> = import_rules[1..].to_vec();
+        let clear = bytes_out(&pkd(card, &pk_rules, &s.rsa, &ct), &what);
+        assert_eq!(clear.len(), len, "{what}: key length");
+        if len != 32 && import_rules[0] == "DES" {
+            assert!(
+                clear.iter().all(|b| b.count_ones() % 2 == 1),
+                "{what}: odd parity"
+            );
+        }
+    }
+    // Two generations differ.
+    let a = syg(card, &["AES", "PKCSOAEP"], &[], &s.rsa, 512);
+    let b = syg(card, &["AES", "PKCSOAEP"], &[], &s.rsa, 512);
+    assert_ne!(a.outputs, b.outputs);
+
+    assert_refused(&syg(card, &[], &[], &s.rsa, 512), (8, 35), "SYG no keyword");
+    assert_refused(
+        &syg(card, &["DES", "XYZ"], &[], &s.rsa, 512),
+        (8, 33),
+        "SYG bad keyword",
+    );
+    assert_refused(
+        &syg(card, &["DES", "PKCSOAEP", "KEYLN16"], &[], &s.rsa, 512),
+        (8, 34),
+        "AES length with DES",
+    );
+    assert_refused(
+        &syg(card, &["AES", "PKCSOAEP", "DOUBLE"], &[], &s.rsa, 512),
+        (8, 34),
+        "DES length with AES",
+    );
+    assert_refused(
+        &syg(card, &["DES", "PKA92"], &[], &s.rsa, 512),
+        (8, 2),
+        "PKA92",
+    );
+    assert_refused(
+        &syg(card, &["DES", "ZERO-PAD"], &[], &s.rsa, 512),
+        (8, 2),
+        "ZERO-PAD",
+    );
+    assert_refused(
+        &syg(card, &["DES", "PKCSOAEP", "SINGLE-R"], &[], &s.rsa, 512),
+        (8, 2),
+        "SINGLE-R",
+    );
+    assert_refused(
+        &syg(card, &["DES", "PKCSOAEP"], &[1; 64], &s.rsa, 512),
+        (8, 2),
+        "a key-encrypting key",
+    );
+    assert_refused(
+        &syg(card, &["DES", "PKCSOAEP"], &[], &s.rsa, 255),
+        (8, 72),
+        "short buffer",
+    );
+    assert_refused(
+        &syg(card, &["DES", "PKCSOAEP"], &[], &[0; 64], 512),
+        (8, 770),
+        "null RSA token",
+    );
+}

@@ -143,6 +143,10 @@ pub(crate) const TABLE: &[(&str, &[KeyParam])] = &[
     ("CSNDPKI", &[key(1, Storage::Des)]),
     ("CSNDPKX", &[key(0, Storage::Pka)]),
     (
+        "CSNDSYG",
+        &[key(1, Storage::Pka), updated(2, Storage::AesIf("AES"), 0)],
+    ),
+    (
         "CSNDSYI",
         &[key(1, Storage::Pka), updated(2, Storage::AesIf("AES"), 0)],
     ),

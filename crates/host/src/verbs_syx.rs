@@ -3,7 +3,7 @@
 //! (CSNDSYI). Key labels: the symmetric identifier is a label in DES key storage, or in AES
 //! key storage when the rule array names AES; the RSA identifier a label in PKA key storage.
 
-use softcca_card::Codes;
+use softcca_card::{Codes, Failure};
 use softcca_wire::Param;
 
 use crate::{Cca, CcaError, codes_of, single_bytes};
@@ -58,5 +58,39 @@ impl Cca {
         )?;
         let c = codes_of(&r);
         Ok((single_bytes(r)?, c))
+    }
+}
+
+impl Cca {
+    /// Symmetric_Key_Generate (CSNDSYG): a random DATA key (DES SINGLE, DOUBLE, TRIPLE; AES
+    /// KEYLN16, KEYLN24, KEYLN32) returned under the master key and under an RSA public key.
+    /// `key_encrypting_key_identifier` must be empty or a null token (the local key goes
+    /// under the master key); `local_enciphered_key_identifier` is a null token, an internal
+    /// token of the algorithm, or a label (whose record receives the token). Returns the
+    /// internal token, the RSA-enciphered key and the codes.
+    pub fn symmetric_key_generate(
+        &self,
+        rule_array: &[&str],
+        key_encrypting_key_identifier: &[u8],
+        rsa_public_key_identifier: &[u8],
+        local_enciphered_key_identifier: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>, Codes), CcaError> {
+        let r = self.verb(
+            "CSNDSYG",
+            rule_array,
+            vec![
+                Param::Bytes(key_encrypting_key_identifier.to_vec()),
+                Param::Bytes(rsa_public_key_identifier.to_vec()),
+                Param::Bytes(local_enciphered_key_identifier.to_vec()),
+                Param::Int(MAX_RSA_ENCIPHERED_KEY),
+            ],
+        )?;
+        let c = codes_of(&r);
+        match r.outputs.as_slice() {
+            [Param::Bytes(token), Param::Bytes(enciphered)] => {
+                Ok((token.clone(), enciphered.clone(), c))
+            }
+            _ => Err(CcaError::from_failure(Failure::CardUnavailable)),
+        }
     }
 }

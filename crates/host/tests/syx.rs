@@ -116,6 +116,24 @@ fn symmetric_keys_under_an_rsa_key_by_label() {
         .symmetric_key_import(&["AES", "PKCS-1.2"], &bad, &rsa_label, &[0u8; 64])
         .expect_err("corrupted");
     assert_eq!(err.codes, Codes::new(8, 2054));
+    // CSNDSYG: a new AES key into a labelled record and under the RSA key by label.
+    let generated_label = label(b"APP.AES.NEWKEY");
+    cca.key_record_create(Family::Aes, &generated_label, &[])
+        .expect("AES record");
+    let (token, ct, codes) = cca
+        .symmetric_key_generate(&["AES", "PKCSOAEP"], &[], &rsa_label, &generated_label)
+        .expect("CSNDSYG");
+    assert_eq!(codes, Codes::new(0, 0));
+    assert_eq!(
+        cca.key_record_read(Family::Aes, &generated_label)
+            .expect("read"),
+        token
+    );
+    let (imported, _) = cca
+        .symmetric_key_import(&["AES", "PKCSOAEP"], &ct, &rsa_label, &[0u8; 64])
+        .expect("CSNDSYI of the generated key");
+    assert_eq!(imported, token);
+
     // A label with no record: 8/30.
     let err = cca
         .symmetric_key_export(&["AES", "PKCSOAEP"], &label(b"APP.NONE"), &rsa)

@@ -1,7 +1,10 @@
-//! Symmetric keys under RSA keys: Symmetric_Key_Export (CSNDSYX) and Symmetric_Key_Import
-//! (CSNDSYI). An operational DES or fixed-length AES key (a 64-byte internal token under the
-//! SYM or AES master key) is enciphered under an RSA public key, and such an enciphered key
-//! is recovered with the RSA private key into an internal token under the master key.
+//! Symmetric keys under RSA keys: Symmetric_Key_Export (CSNDSYX), Symmetric_Key_Import
+//! (CSNDSYI) and Symmetric_Key_Generate (CSNDSYG). An operational DES or fixed-length AES key
+//! (a 64-byte internal token under the SYM or AES master key) is enciphered under an RSA
+//! public key, such an enciphered key is recovered with the RSA private key into an internal
+//! token under the master key, and a new random key is returned both ways at once.
+//! Symmetric_Key_Import2 (CSNDSYI2) is not implemented (it is not dispatched: the card answers
+//! it as an unknown verb).
 //!
 //! Sources:
 //! - IBM Docs "CCA for Linux", Symmetric Key Export
@@ -26,6 +29,14 @@
 //! - IBM Docs "CCA for Linux", CSNDSXD parameters
 //!   (<https://www.ibm.com/docs/en/linux-on-systems?topic=csndsxd-parameters>): for a CCA DES
 //!   key "bit 17 of the control vector must be equal to '1'b (XPORT-OK)".
+//! - IBM Docs "CCA for Linux", CSNDSYG parameters
+//!   (<https://www.ibm.com/docs/en/linuxonibm/lxcc/wskc_r_sygparameters.html>: rule count 1–7;
+//!   algorithm AES | DES (default); key-formatting method PKA92 | PKCSOAEP (SHA-1 default,
+//!   SHA-256) | PKCS-1.2 | ZERO-PAD, one required; a key-length group whose SINGLE-R is for
+//!   PKA92) and CCA 2.54 PKA_Symmetric_Key_Generate
+//!   (<http://office.manualsonline.com/manuals/mfg/ibm/2_5.html?p=233>: parameters
+//!   key_encrypting_key_identifier (64 bytes), RSA_public_key_identifier,
+//!   local_enciphered_key_identifier, RSA_enciphered_key).
 //! - Access control points (fact sheet §8): SYX AES 0130/0131, DES 0105/023E; SYI AES
 //!   012E/012F, DES 0106/023D. softcca's card has no role checks for these yet.
 //!
@@ -36,6 +47,9 @@
 //!   Bytes target_key_identifier]` → `[Bytes target_key_identifier (64)]`. The input target is
 //!   a null token or an internal token of the algorithm (IBM's In/Output parameter, 64 bytes
 //!   for these tokens, so its length parameter is the string's length).
+//! - CSNDSYG `[Bytes key_encrypting_key_identifier, Bytes RSA_public_key_identifier,
+//!   Bytes local_enciphered_key_identifier, Int RSA_enciphered_key_length]` →
+//!   `[Bytes local_enciphered_key_identifier (64), Bytes RSA_enciphered_key]`.
 //!
 //! Choices where IBM is silent, or where softcca does less than IBM (each with its code):
 //! - Methods: PKCSOAEP (SHA-1 default, SHA-256) and PKCS-1.2, through the same aws-lc-rs
@@ -67,6 +81,13 @@
 //! - RSA_enciphered_key_length shorter than the RSA modulus: 8/72, before anything is
 //!   enciphered. The enciphered key must be as long as the modulus (8/72 otherwise).
 //! - A key under the OLD master key (symmetric or APKA) works and the answer is 0/10001.
+//! - CSNDSYG (IBM's key-length keyword list for DATA keys was not retrieved whole; unsure):
+//!   DES SINGLE (default), DOUBLE, TRIPLE; AES KEYLN16, KEYLN24, KEYLN32 (default). A length
+//!   keyword of the other algorithm is 8/34; SINGLE-R (PKA92 only) is 8/2. The local key
+//!   always goes under the current master key: key_encrypting_key_identifier must be empty
+//!   or a null token (64 zero bytes), anything else is 8/2 (an external local key under an
+//!   EXPORTER is not implemented). A generated DES key has odd parity. The target token
+//!   follows CSNDSYI's rules. PKA92 and ZERO-PAD are 8/2 as above.
 
 use aws_lc_rs::rsa::{
     OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepAlgorithm, OaepPrivateDecryptingKey,
@@ -187,21 +208,15 @@ fn source_key(
     }
 }
 
-pub(crate) fn csndsyx(card: &Card, rule_array: &[Element], p: Params) -> Result<Reply, Failure> {
-    let chosen = rules::parse(&SYX, rule_array)?;
-    let sym = sym_of(chosen.get(0))?;
-    let pad = pad_of(chosen.get(1), chosen.get(2))?;
-    p.expect_len(3)?;
-    let capacity = usize::try_from(p.int(2)?).map_err(|_| Failure::Length)?;
-    let (key, sym_notice) = source_key(card, sym, p.bytes(0)?)?;
-    let rsa = card.rsa_key(p.bytes(1)?)?;
+/// `value` enciphered under the public key of `rsa`; a buffer shorter than the modulus is
+/// 8/72, before anything is enciphered.
+fn encipher(rsa: &RsaKey, pad: Pad, value: &[u8], capacity: usize) -> Result<Vec<u8>, Failure> {
     let public =
         PublicEncryptingKey::from_der(&rsa.public_der()?).map_err(|_| Failure::PkaTokenField)?;
     let mut out = vec![0u8; public.key_size_bytes()];
     if capacity < out.len() {
         return Err(Failure::Length);
     }
-    let value = key.expose();
     let n = match pad {
         Pad::Pkcs1 => {
             let k = Pkcs1PublicEncryptingKey::new(public).map_err(|_| Failure::PkaTokenField)?;
@@ -223,6 +238,18 @@ pub(crate) fn csndsyx(card: &Card, rule_array: &[Element], p: Params) -> Result<
         }
     };
     out.truncate(n);
+    Ok(out)
+}
+
+pub(crate) fn csndsyx(card: &Card, rule_array: &[Element], p: Params) -> Result<Reply, Failure> {
+    let chosen = rules::parse(&SYX, rule_array)?;
+    let sym = sym_of(chosen.get(0))?;
+    let pad = pad_of(chosen.get(1), chosen.get(2))?;
+    p.expect_len(3)?;
+    let capacity = usize::try_from(p.int(2)?).map_err(|_| Failure::Length)?;
+    let (key, sym_notice) = source_key(card, sym, p.bytes(0)?)?;
+    let rsa = card.rsa_key(p.bytes(1)?)?;
+    let out = encipher(&rsa, pad, key.expose(), capacity)?;
     Ok(Reply {
         notice: either(sym_notice, rsa.notice()),
         outputs: vec![Param::Bytes(out)],
@@ -263,6 +290,53 @@ fn recover(rsa: &RsaKey, pad: Pad, sym: Sym, ciphertext: &[u8]) -> Result<ClearK
     Ok(ClearKey::new(&out[..len]))
 }
 
+/// A control vector's left and right halves.
+type Cvs = ([u8; 8], [u8; 8]);
+
+/// The control vector a target token gives the new key: `None` for a null token or an AES
+/// token (the parser's code for another token; an external DES token is 8/47).
+fn target_cv(sym: Sym, target: &[u8]) -> Result<Option<Cvs>, Failure> {
+    match sym {
+        Sym::Des => match DesToken::parse(target)? {
+            DesToken::Null => Ok(None),
+            DesToken::Internal(t) => Ok(Some((t.fields.cv_left, t.fields.cv_right))),
+            DesToken::External(_) => Err(Failure::KeyTokenInvalid),
+        },
+        Sym::Aes => AesToken::parse(target).map(|_| None),
+    }
+}
+
+/// `key` enciphered under the current master key into an internal token: DES with the
+/// target's CV or IBM's default DATA CV for its length, AES as a version X'04' token.
+fn internal_token(
+    card: &Card,
+    sym: Sym,
+    key: &ClearKey,
+    target_cv: Option<Cvs>,
+) -> Result<[u8; 64], Failure> {
+    match sym {
+        Sym::Des => {
+            let length = match key.expose().len() {
+                8 => KeyLength::Single,
+                16 => KeyLength::Double,
+                _ => KeyLength::Triple,
+            };
+            let (cv_left, cv_right) = match target_cv {
+                Some(cvs) => cvs,
+                None => cv::default_cv("DATA", length).ok_or(Failure::KeyTokenInvalid)?,
+            };
+            card.with_current_master_key(Class::Sym, |mk| {
+                let internal = wrap::wrap_des(mk, key.expose(), cv_left, cv_right, length)?;
+                Ok(DesToken::Internal(internal).to_bytes())
+            })
+        }
+        Sym::Aes => card.with_current_master_key(Class::Aes, |mk| {
+            let internal = wrap::wrap_aes(mk, key.expose())?;
+            Ok(AesToken::Internal(internal).to_bytes())
+        }),
+    }
+}
+
 pub(crate) fn csndsyi(card: &Card, rule_array: &[Element], p: Params) -> Result<Reply, Failure> {
     let chosen = rules::parse(&SYI, rule_array)?;
     let sym = sym_of(chosen.get(0))?;
@@ -280,43 +354,92 @@ pub(crate) fn csndsyi(card: &Card, rule_array: &[Element], p: Params) -> Result<
     }
     // The target is judged before the RSA key is used, so its codes reveal nothing about
     // the enciphered key.
-    let target_cv = match sym {
-        Sym::Des => match DesToken::parse(target)? {
-            DesToken::Null => None,
-            DesToken::Internal(t) => Some((t.fields.cv_left, t.fields.cv_right)),
-            DesToken::External(_) => return Err(Failure::KeyTokenInvalid),
-        },
-        Sym::Aes => {
-            AesToken::parse(target)?;
-            None
-        }
-    };
+    let target_cv = target_cv(sym, target)?;
     let rsa = card.rsa_key(p.bytes(1)?)?;
     let key = recover(&rsa, pad, sym, ciphertext)?;
-    let token = match sym {
-        Sym::Des => {
-            let length = match key.expose().len() {
-                8 => KeyLength::Single,
-                16 => KeyLength::Double,
-                _ => KeyLength::Triple,
-            };
-            let (cv_left, cv_right) = match target_cv {
-                Some(cvs) => cvs,
-                None => cv::default_cv("DATA", length).ok_or(Failure::KeyTokenInvalid)?,
-            };
-            card.with_current_master_key(Class::Sym, |mk| {
-                let internal = wrap::wrap_des(mk, key.expose(), cv_left, cv_right, length)?;
-                Ok(DesToken::Internal(internal).to_bytes())
-            })?
-        }
-        Sym::Aes => card.with_current_master_key(Class::Aes, |mk| {
-            let internal = wrap::wrap_aes(mk, key.expose())?;
-            Ok(AesToken::Internal(internal).to_bytes())
-        })?,
-    };
+    let token = internal_token(card, sym, &key, target_cv)?;
     Ok(Reply {
         notice: rsa.used.and_then(notice_for),
         outputs: vec![Param::Bytes(token.to_vec())],
+        ..Reply::default()
+    })
+}
+
+const SYG: Grammar = Grammar {
+    min: 1,
+    max: 7,
+    groups: &[
+        Group::optional(&["AES", "DES"], "DES"),
+        Group::required(&["PKA92", "PKCSOAEP", "PKCS-1.2", "ZERO-PAD"]),
+        Group::optional_none(&[
+            "SINGLE", "SINGLE-R", "DOUBLE", "TRIPLE", "KEYLN16", "KEYLN24", "KEYLN32",
+        ]),
+        Group::optional(
+            &["USECONFG", "WRAP-ECB", "WRAP-ENH", "WRAPENH2", "WRAPENH3"],
+            "USECONFG",
+        ),
+        Group::optional_none(&["ENH-ONLY"]),
+        Group::optional_none(HASHES),
+    ],
+};
+
+/// The generated key's length in bytes: DES SINGLE (default), DOUBLE, TRIPLE; AES KEYLN16,
+/// KEYLN24, KEYLN32 (default). A length keyword of the other algorithm is 8/34; SINGLE-R
+/// (a PKA92 key-encrypting key) is 8/2.
+fn generated_len(sym: Sym, keyword: Option<&str>) -> Result<usize, Failure> {
+    match (sym, keyword) {
+        (Sym::Des, None | Some("SINGLE")) => Ok(8),
+        (Sym::Des, Some("DOUBLE")) => Ok(16),
+        (Sym::Des, Some("TRIPLE")) => Ok(24),
+        (Sym::Des, Some("SINGLE-R")) => Err(Failure::NotSupported),
+        (Sym::Aes, Some("KEYLN16")) => Ok(16),
+        (Sym::Aes, Some("KEYLN24")) => Ok(24),
+        (Sym::Aes, None | Some("KEYLN32")) => Ok(32),
+        _ => Err(Failure::KeywordCombination),
+    }
+}
+
+/// Symmetric_Key_Generate (CSNDSYG): a random DATA key, returned both enciphered under the
+/// master key (an internal token) and under an RSA public key.
+pub(crate) fn csndsyg(card: &Card, rule_array: &[Element], p: Params) -> Result<Reply, Failure> {
+    let chosen = rules::parse(&SYG, rule_array)?;
+    let sym = sym_of(chosen.get(0))?;
+    let pad = pad_of(chosen.get(1), chosen.get(5))?;
+    let len = generated_len(sym, chosen.get(2))?;
+    let wrapping = chosen.get(3).unwrap_or("USECONFG");
+    if sym == Sym::Des && (chosen.get(4).is_some() || !matches!(wrapping, "USECONFG" | "WRAP-ECB"))
+    {
+        return Err(Failure::NotSupported);
+    }
+    p.expect_len(4)?;
+    // The local key goes under the master key; a key-encrypting key (an external local key)
+    // is not supported.
+    let kek = p.bytes(0)?;
+    if !(kek.is_empty() || kek.iter().all(|&b| b == 0)) {
+        return Err(Failure::NotSupported);
+    }
+    let target = p.bytes(2)?;
+    if is_label(target) {
+        return Err(Failure::KeyTokenInvalid);
+    }
+    let target_cv = target_cv(sym, target)?;
+    let capacity = usize::try_from(p.int(3)?).map_err(|_| Failure::Length)?;
+    let rsa = card.rsa_key(p.bytes(1)?)?;
+    let mut clear = Zeroizing::new(vec![0u8; len]);
+    card.random(&mut clear)?;
+    if sym == Sym::Des {
+        for b in clear.iter_mut() {
+            if b.count_ones() % 2 == 0 {
+                *b ^= 1;
+            }
+        }
+    }
+    let key = ClearKey::new(&clear);
+    let enciphered = encipher(&rsa, pad, key.expose(), capacity)?;
+    let token = internal_token(card, sym, &key, target_cv)?;
+    Ok(Reply {
+        notice: rsa.notice(),
+        outputs: vec![Param::Bytes(token.to_vec()), Param::Bytes(enciphered)],
         ..Reply::default()
     })
 }
