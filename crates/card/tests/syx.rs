@@ -695,3 +695,44 @@ fn generated_keys_import_as_the_same_token() {
         "null RSA token",
     );
 }
+
+/// A symmetric key or RSA key under the OLD master key still works: 0/10001 with the output.
+#[test]
+fn old_master_keys_give_0_10001() {
+    let card = new_card(8);
+    load_sym(&card);
+    load_aes(&card);
+    load_apka(&card, 0x61);
+    let rsa = generate(&card, "KEY-MGMT");
+    let des = ckm(&card, "DES", &with_odd_parity(pattern(5, 16)));
+    // A new SYM master key: the DES token is now under the OLD one.
+    mkp(&card, "SYM-MK", "FIRST", &with_odd_parity(pattern(51, 24)));
+    mkp(&card, "SYM-MK", "LAST", &with_odd_parity(pattern(52, 24)));
+    mkp(&card, "SYM-MK", "SET", &[]);
+    let r = syx(&card, &["DES", "PKCSOAEP"], &des, &rsa);
+    assert_eq!(
+        codes(&r),
+        (0, 10001),
+        "DES key under the old SYM master key"
+    );
+    let ct = match r.outputs.as_slice() {
+        [Param::Bytes(c)] => c.clone(),
+        other => panic!("enciphered key expected, got {other:?}"),
+    };
+    // A new APKA master key: the RSA key is now under the OLD one; the import is under the
+    // new SYM master key.
+    load_apka(&card, 0x62);
+    let r = syi(&card, &["DES", "PKCSOAEP"], &ct, &rsa, &[0; 64]);
+    assert_eq!(
+        codes(&r),
+        (0, 10001),
+        "RSA key under the old APKA master key"
+    );
+    assert_eq!(r.outputs.len(), 1);
+    load_apka(&card, 0x63);
+    assert_refused(
+        &syi(&card, &["DES", "PKCSOAEP"], &ct, &rsa, &[0; 64]),
+        (8, 24),
+        "RSA key under neither",
+    );
+}
