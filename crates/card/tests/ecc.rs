@@ -470,8 +470,8 @@ fn rule_arrays_and_tokens_are_checked() {
         (8, 72),
         "short kvs",
     );
-    // Brainpool builds, but the card cannot generate it.
-    let bp = skeleton(&card, (1, 256), "SIG-ONLY");
+    // Brainpool P-320r1 builds, but the card cannot generate it.
+    let bp = skeleton(&card, (1, 320), "SIG-ONLY");
     assert_refused(&pkg(&card, "MASTER", &bp), (8, 874), "Brainpool keygen");
     assert_refused(&pkg(&card, "XPORT", &skel), (8, 2), "XPORT");
     assert_refused(&pkg(&card, "RETAIN", &skel), (8, 34), "RETAIN");

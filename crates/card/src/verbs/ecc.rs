@@ -39,11 +39,12 @@
 //!   output_key_identifier]`. With PASSTHRU the output is the shared secret Z (the
 //!   x-coordinate of d·Q, the field's length in bytes), as opencryptoki's ECDH derive takes it.
 //!
-//! Curves: P-256, P-384 and P-521 (ECDSA, ECDH; aws-lc-rs) and Ed25519 (EdDSA; aws-lc-rs,
-//! curve type X'02', 255 bits). Tokens for P-192, P-224, Brainpool and Ed448 are built,
-//! parsed and extracted, but a verb that needs their arithmetic answers 8/874 ("curve not
-//! supported", opencryptoki's reading of IBM's code): no crate for them is in this
-//! workspace's dependency set.
+//! Curves: P-256, P-384 and P-521 (ECDSA, ECDH; aws-lc-rs), Ed25519 (EdDSA; aws-lc-rs,
+//! curve type X'02', 255 bits), and P-192, P-224, Brainpool P-256r1 and P-384r1 (ECDSA,
+//! ECDH; RustCrypto, [`super::ecc_rc`], whose ECDSA nonces come from the card's DRBG).
+//! Tokens for Brainpool P-160/192/224/320/512 and Ed448 are built, parsed and extracted, but
+//! a verb that needs their arithmetic answers 8/874 ("curve not supported", opencryptoki's
+//! reading of IBM's code): no maintained crate with their arithmetic was found.
 //!
 //! What softcca chose where **IBM is silent**:
 //! - An output buffer (`…_length` Int) smaller than the result: 8/72.
@@ -68,7 +69,8 @@
 //!   <https://www.ibm.com/docs/en/linuxonibm/lxcc/wskc_r_dsgusage.html>: rule count 0–8, "the
 //!   ECC signature generated is according to ANSI X9.30"): with an ECC key, ECDSA or EDDSA is required (an RSA formatting keyword
 //!   or none: 8/34; EC-SDSA 8/2). ECDSA takes the hash as given (HASH, the default; IBM: "no
-//!   restrictions for the hash length") and uses its leftmost bits as FIPS 186-4 says, or
+//!   restrictions for the hash length") and uses its leftmost bits as FIPS 186-4 says (a
+//!   shorter hash is taken as the integer it is, left-padded), or
 //!   hashes the message itself (MESSAGE with SHA-256/384/512); an empty hash, or a hash
 //!   longer than 64 bytes with P-521, is 8/72. EDDSA signs the data as the message (Ed25519
 //!   is defined on messages; IBM: at most 8192 bytes, 8/72 beyond), with SHA-512 or no hash
@@ -95,6 +97,7 @@ use crate::rules::{self, Element, Grammar, Group};
 use crate::tokens::pka::{self, Curve, EccPublic, Framed, Kind, id};
 use crate::tokens::pka_ecc::{EccPrivate, Material, d_len, format, source, usage};
 use crate::tokens::{ClearKey, MasterKeyUsed};
+use crate::verbs::ecc_rc::RcCurve;
 use crate::verbs::keys::notice_for;
 use crate::verbs::{Params, Reply};
 
@@ -107,6 +110,8 @@ enum Engine {
     P384,
     P521,
     Ed25519,
+    /// P-192, P-224, Brainpool P-256r1 and P-384r1 ([`super::ecc_rc`]).
+    Rc(RcCurve),
 }
 
 fn engine(curve: Curve) -> Result<Engine, Failure> {
@@ -115,6 +120,10 @@ fn engine(curve: Curve) -> Result<Engine, Failure> {
         Curve::Prime(384) => Ok(Engine::P384),
         Curve::Prime(521) => Ok(Engine::P521),
         Curve::Edwards(255) => Ok(Engine::Ed25519),
+        Curve::Prime(192) => Ok(Engine::Rc(RcCurve::P192)),
+        Curve::Prime(224) => Ok(Engine::Rc(RcCurve::P224)),
+        Curve::Brainpool(256) => Ok(Engine::Rc(RcCurve::Bp256)),
+        Curve::Brainpool(384) => Ok(Engine::Rc(RcCurve::Bp384)),
         _ => Err(Failure::CurveNotSupported),
     }
 }
@@ -125,7 +134,7 @@ impl Engine {
             Engine::P256 => Some(&agreement::ECDH_P256),
             Engine::P384 => Some(&agreement::ECDH_P384),
             Engine::P521 => Some(&agreement::ECDH_P521),
-            Engine::Ed25519 => None,
+            Engine::Ed25519 | Engine::Rc(_) => None,
         }
     }
 
@@ -153,7 +162,7 @@ impl Engine {
                 &sig::ECDSA_P521_SHA512_FIXED,
                 &digest::SHA512,
             )),
-            Engine::Ed25519 => None,
+            Engine::Ed25519 | Engine::Rc(_) => None,
         }
     }
 
@@ -163,11 +172,15 @@ impl Engine {
             Engine::P256 | Engine::Ed25519 => 32,
             Engine::P384 => 48,
             Engine::P521 => 66,
+            Engine::Rc(c) => c.scalar_len(),
         }
     }
 
     /// The public point of d; 8/72 when d is not a valid private value.
     fn public(self, d: &[u8]) -> Result<Vec<u8>, Failure> {
+        if let Engine::Rc(c) = self {
+            return c.public(d).ok_or(Failure::Length);
+        }
         match self.ecdh() {
             Some(alg) => {
                 let k =
@@ -184,6 +197,9 @@ impl Engine {
 
     /// Whether q is a valid public key of the curve.
     fn valid_public(self, q: &[u8]) -> bool {
+        if let Engine::Rc(c) = self {
+            return c.valid_public(q);
+        }
         match self.ecdsa() {
             Some((_, v, _)) => UnparsedPublicKey::new(v, q).parse().is_ok(),
             None => UnparsedPublicKey::new(&sig::ED25519, q).parse().is_ok(),
@@ -209,7 +225,18 @@ impl Engine {
         digest::Digest::import_less_safe(&buf[..n], alg).map_err(|_| Failure::Length)
     }
 
-    fn sign(self, d: &[u8], q: &[u8], data: &[u8]) -> Result<Vec<u8>, Failure> {
+    fn sign(self, card: &Card, d: &[u8], q: &[u8], data: &[u8]) -> Result<Vec<u8>, Failure> {
+        if let Engine::Rc(c) = self {
+            let z = rc_hash(c, data)?;
+            let mut k = Zeroizing::new(vec![0u8; c.scalar_len()]);
+            for _ in 0..64 {
+                card.random(&mut k)?;
+                if let Some(signature) = c.sign(d, &k, &z) {
+                    return Ok(signature);
+                }
+            }
+            return Err(Failure::PkaTokenField);
+        }
         match self.ecdsa() {
             Some((s, _, _)) => {
                 let digest = self.digest(data)?;
@@ -231,6 +258,9 @@ impl Engine {
     fn verify(self, q: &[u8], data: &[u8], signature: &[u8]) -> Result<bool, Failure> {
         if signature.len() != 2 * self.scalar_len() {
             return Err(Failure::Length);
+        }
+        if let Engine::Rc(c) = self {
+            return Ok(c.verify(q, &rc_hash(c, data)?, signature));
         }
         Ok(match self.ecdsa() {
             Some((_, v, _)) => {
@@ -260,6 +290,22 @@ impl Engine {
         }
         Err(Failure::CardUnavailable)
     }
+}
+
+/// The hash as the curve's length: its leftmost bytes, or left-padded with zeros (which
+/// leaves its integer value unchanged); 8/72 when empty.
+fn rc_hash(c: RcCurve, hash: &[u8]) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    let n = c.scalar_len();
+    if hash.is_empty() {
+        return Err(Failure::Length);
+    }
+    let mut out = Zeroizing::new(vec![0u8; n]);
+    if hash.len() >= n {
+        out.copy_from_slice(&hash[..n]);
+    } else {
+        out[n - hash.len()..].copy_from_slice(hash);
+    }
+    Ok(out)
 }
 
 /// d left-padded to the curve's length.
@@ -541,11 +587,11 @@ const PKG: Grammar = Grammar {
 };
 
 /// One signature (or, for KM-ONLY, one agreement with itself) made and checked.
-fn pairwise(e: Engine, usage_byte: u8, d: &[u8], q: &[u8]) -> Result<(), Failure> {
+fn pairwise(card: &Card, e: Engine, usage_byte: u8, d: &[u8], q: &[u8]) -> Result<(), Failure> {
     let broken = |_| Failure::CardUnavailable;
     if usage::may_sign(usage_byte) {
         let data = [0x5Au8; 32];
-        let s = e.sign(d, q, &data).map_err(broken)?;
+        let s = e.sign(card, d, q, &data).map_err(broken)?;
         if !e.verify(q, &data, &s).map_err(broken)? {
             return Err(Failure::CardUnavailable);
         }
@@ -577,7 +623,7 @@ pub(crate) fn csndpkg(card: &Card, rule_array: &[Element], p: Params) -> Result<
     };
     let e = engine(section.curve)?;
     let (d, q) = e.generate(card)?;
-    pairwise(e, section.usage, d.expose(), &q)?;
+    pairwise(card, e, section.usage, d.expose(), &q)?;
     let section = EccPrivate {
         source: source::RANDOM,
         ..section
@@ -779,7 +825,7 @@ pub(crate) fn csnddsg(card: &Card, rule_array: &[Element], p: Params) -> Result<
     if !usage::may_sign(key.private.usage) {
         return Err(Failure::ControlVector);
     }
-    let signature = e.sign(key.d.expose(), &key.q, &data)?;
+    let signature = e.sign(card, key.d.expose(), &key.q, &data)?;
     capacity(p, 2, &signature)?;
     let bits = i32::try_from(signature.len() * 8).map_err(|_| Failure::Length)?;
     Ok(Reply {
@@ -823,6 +869,9 @@ const EDH: Grammar = Grammar {
 };
 
 fn agree(e: Engine, d: &[u8], peer: &[u8]) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    if let Engine::Rc(c) = e {
+        return c.agree(d, peer).ok_or(Failure::PkaTokenField);
+    }
     let alg = e.ecdh().ok_or(Failure::KeywordCombination)?;
     let k = agreement::PrivateKey::from_private_key(alg, d).map_err(|_| Failure::PkaTokenField)?;
     agreement::agree(

@@ -7,6 +7,7 @@
 
 pub(crate) mod cipher;
 pub(crate) mod ecc;
+pub(crate) mod ecc_rc;
 pub(crate) mod facility;
 pub(crate) mod hash;
 pub(crate) mod held;
