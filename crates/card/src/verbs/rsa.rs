@@ -46,9 +46,14 @@
 //! - The key-value structure's lengths must agree with each other and with the bytes given;
 //!   any disagreement is 8/770. private_key_name must be empty or 64 bytes; the other
 //!   reserved/optional strings of CSNDPKB must be empty (8/72).
-//! - Key generation: aws-lc-rs generates 2048, 3072, 4096 and 8192-bit keys with e = 65537
-//!   only. Other sizes and e = 3 are 8/2; a skeleton with e length 0 (IBM: a random
-//!   exponent) gets 65537. XPORT, RETAIN, CLONE and regeneration data are 8/2. Every
+//! - Key generation: aws-lc-rs generates 2048, 3072, 4096 and 8192-bit keys with e = 65537.
+//!   e = 3 and IBM's random exponent (a skeleton whose e is null-length or zero; CCA 2.54
+//!   Basic Services, PKA_Key_Token_Build key-values structure) are generated for 2048, 3072
+//!   and 4096 bits by RustCrypto `rsa` and used by aws-lc-rs ([`super::rsa_gen`], which says
+//!   what aws-lc-rs accepts); the random exponent is an odd 32-bit value (IBM is silent on
+//!   its length; RustCrypto `rsa` caps e at 2³³ − 1). Sizes below 2048 bits (aws-lc-rs refuses
+//!   to load them: "TooSmall"), other exponents, and 8192 bits with e ≠ 65537 are 8/2.
+//!   XPORT, RETAIN, CLONE and regeneration data are 8/2. Every
 //!   generated pair passes a pairwise-consistency test (PKCS #1 v1.5 sign/verify and OAEP
 //!   encrypt/decrypt); a failure returns 12/338 (the card's fault code, as for an RNG
 //!   failure — IBM is silent), no key, and latches the card's error state
@@ -696,16 +701,32 @@ pub(crate) fn csndpkg(card: &Card, rule_array: &[Element], p: Params) -> Result<
         8192 => KeySize::Rsa8192,
         _ => return Err(Failure::NotSupported),
     };
-    let e = match &token.public.e[..] {
-        [] | [1, 0, 1] => vec![1, 0, 1],
+    // IBM: 3, 65537, or zero (or no exponent) for a full-random exponent.
+    let e = match significant(&token.public.e) {
+        [1, 0, 1] => vec![1, 0, 1],
+        [3] => vec![3],
+        [] => {
+            let mut r = [0u8; 4];
+            card.random(&mut r)?;
+            r[0] |= 0x80;
+            r[3] |= 0x01;
+            r.to_vec()
+        }
         _ => return Err(Failure::NotSupported),
     };
+    if e != [1, 0, 1] && matches!(size, KeySize::Rsa8192) {
+        return Err(Failure::NotSupported);
+    }
     let mk = if master {
         Some(current_apka(card)?)
     } else {
         None
     };
-    let pair = KeyPair::generate(size).map_err(|_| Failure::RngFault)?;
+    let pair = if e == [1, 0, 1] {
+        KeyPair::generate(size).map_err(|_| Failure::RngFault)?
+    } else {
+        crate::verbs::rsa_gen::generate(card, usize::from(token.public.n_bits), &e)?
+    };
     let der = Zeroizing::new(
         pair.as_der()
             .map_err(|_| Failure::RngFault)?
