@@ -352,7 +352,7 @@ fn tokens_of_the_new_curves_are_checked() {
             "Brainpool without a crate",
         );
     }
-    // An internal P-224 token under an unknown master key: 8/24; corrupted header: 8/770 family.
+    // An internal P-224 token under an unknown master key: 8/24; a corrupted header: 8/770.
     let mut wrong = key.clone();
     let other_card = new_card(3);
     load_apka(&other_card, 0x33);
@@ -363,8 +363,14 @@ fn tokens_of_the_new_curves_are_checked() {
     );
     wrong[0] = 0x1E;
     let r = dsg(&card, &["ECDSA"], &wrong, &[1; 28]);
-    assert_eq!(r.return_code, 8, "external flag on an internal section");
-    assert!(r.outputs.is_empty());
+    assert_refused(&r, (8, 770), "external flag on an internal section");
+    let mut version = key.clone();
+    version[9] ^= 0x01;
+    assert_refused(
+        &dsg(&card, &["ECDSA"], &version, &[1; 28]),
+        (8, 770),
+        "section version",
+    );
 }
 
 fn strip(x: &[u8]) -> &[u8] {
