@@ -556,10 +556,33 @@ impl Card {
         }
     }
 
-    /// Whether a request may wait on something slower than the card's engines (a write to
-    /// flash), so that a daemon should run it off its I/O threads.
+    /// Whether a request may hold its caller long — a write to flash, a private-key operation
+    /// or key generation on the PKA engine, or a text of more than [`LONG_TEXT`] bytes — so
+    /// that a daemon should run it off its I/O threads, where requests from one connection
+    /// run in parallel on the card's engines instead of one after the other.
     pub fn may_block(&self, request: &VerbRequest) -> bool {
-        matches!(request.verb.as_str(), "CSNBMKP" | "CSUACFC")
+        const LONG_TEXT: usize = 64 * 1024;
+        let pka = matches!(
+            request.verb.as_str(),
+            "CSNDDSG"
+                | "CSNDPKD"
+                | "CSNDPKG"
+                | "CSNDEDH"
+                | "CSNDSYI"
+                | "CSNDSYG"
+                | "CSNDPKI"
+                | "CSNDKTC"
+        );
+        let long_text = request
+            .params
+            .iter()
+            .map(|p| match p {
+                softcca_wire::Param::Bytes(b) => b.len(),
+                softcca_wire::Param::Int(_) => 0,
+            })
+            .sum::<usize>()
+            > LONG_TEXT;
+        pka || long_text || matches!(request.verb.as_str(), "CSNBMKP" | "CSUACFC")
     }
 
     /// The device-driver status word: 0 when the card is well; otherwise the code of IBM's
