@@ -557,7 +557,7 @@ impl Card {
     }
 
     /// Whether a request may hold its caller long — a write to flash, a private-key operation
-    /// or key generation on the PKA engine, or a text of more than [`LONG_TEXT`] bytes — so
+    /// or key generation on the PKA engine, or more than 64 KiB of parameters — so
     /// that a daemon should run it off its I/O threads, where requests from one connection
     /// run in parallel on the card's engines instead of one after the other.
     pub fn may_block(&self, request: &VerbRequest) -> bool {
