@@ -1071,33 +1071,23 @@ const PKE: Grammar = Grammar {
     ],
 };
 
+/// The encryption padding of PKA_Encrypt/Decrypt and of the symmetric-key verbs under RSA
+/// (`verbs::syx`).
 #[derive(Debug, Clone, Copy)]
-enum Pad {
+pub(crate) enum Pad {
     Pkcs1,
     /// The OAEP algorithm and its hash length.
     Oaep(&'static aws_lc_rs::rsa::OaepAlgorithm, usize),
 }
 
-fn pad_of(rule_array: &[Element]) -> Result<Pad, Failure> {
-    let chosen = rules::parse(&PKE, rule_array)?;
-    match (chosen.get(0), chosen.get(1)) {
-        (Some("PKCS-1.2"), None) => Ok(Pad::Pkcs1),
-        (Some("PKCS-1.2"), Some(_)) => Err(Failure::KeywordCombination),
-        (Some("PKCSOAEP"), None | Some("SHA-1")) => Ok(Pad::Oaep(&OAEP_SHA1_MGF1SHA1, 20)),
-        (Some("PKCSOAEP"), Some("SHA-256")) => Ok(Pad::Oaep(&OAEP_SHA256_MGF1SHA256, 32)),
-        _ => Err(Failure::NotSupported),
-    }
-}
-
-pub(crate) fn csndpke(card: &Card, rule_array: &[Element], p: Params) -> Result<Reply, Failure> {
-    let pad = pad_of(rule_array)?;
-    p.expect_len(4)?;
-    let value = p.bytes(0)?;
-    if !p.bytes(1)?.is_empty() {
-        return Err(Failure::Length);
-    }
-    let key = card.rsa_key(p.bytes(2)?)?;
-    let capacity = out_len(&p, 3)?;
+/// `value` enciphered under the public key of `key`; a `capacity` shorter than the modulus,
+/// or a value longer than the padding carries, is 8/72 before anything is enciphered.
+pub(crate) fn encipher(
+    key: &RsaKey,
+    pad: Pad,
+    value: &[u8],
+    capacity: usize,
+) -> Result<Vec<u8>, Failure> {
     let public =
         PublicEncryptingKey::from_der(&key.public_der()?).map_err(|_| Failure::PkaTokenField)?;
     let mut out = vec![0u8; public.key_size_bytes()];
@@ -1125,6 +1115,73 @@ pub(crate) fn csndpke(card: &Card, rule_array: &[Element], p: Params) -> Result<
         }
     };
     out.truncate(n);
+    Ok(out)
+}
+
+/// The value enciphered in `ciphertext`, recovered with the private key of `key`: a SIG-ONLY
+/// key is 8/39, a ciphertext that is not one modulus long 8/72, and every way decryption
+/// fails — padding, a wrong key — the one code 8/2054, which aws-lc-rs's reason is never
+/// looked at for. `capacity` (the caller's buffer) is checked against the longest value the
+/// padding can carry *before* deciphering: a check against the recovered value would tell
+/// a caller with a short buffer whether the padding was good.
+pub(crate) fn decipher(
+    key: &RsaKey,
+    pad: Pad,
+    ciphertext: &[u8],
+    capacity: usize,
+) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    let der = key.private_der()?;
+    if key.usage() == Some(usage::SIG_ONLY) {
+        return Err(Failure::ControlVector);
+    }
+    let private = PrivateDecryptingKey::from_pkcs8(der).map_err(|_| Failure::PkaTokenField)?;
+    if ciphertext.len() != private.key_size_bytes() {
+        return Err(Failure::Length);
+    }
+    let longest = match pad {
+        Pad::Pkcs1 => ciphertext.len().saturating_sub(11),
+        Pad::Oaep(_, h_len) => ciphertext.len().saturating_sub(2 * h_len + 2),
+    };
+    if capacity < longest {
+        return Err(Failure::Length);
+    }
+    let mut out = Zeroizing::new(vec![0u8; private.key_size_bytes()]);
+    let recovered = match pad {
+        Pad::Pkcs1 => Pkcs1PrivateDecryptingKey::new(private)
+            .map_err(|_| Failure::PkaTokenField)?
+            .decrypt(ciphertext, &mut out[..])
+            .map(|m| m.len()),
+        Pad::Oaep(alg, _) => OaepPrivateDecryptingKey::new(private)
+            .map_err(|_| Failure::PkaTokenField)?
+            .decrypt(alg, ciphertext, &mut out[..], None)
+            .map(|m| m.len()),
+    };
+    let len = recovered.map_err(|_| Failure::PkaDecryptDecode)?;
+    out.truncate(len);
+    Ok(out)
+}
+
+fn pad_of(rule_array: &[Element]) -> Result<Pad, Failure> {
+    let chosen = rules::parse(&PKE, rule_array)?;
+    match (chosen.get(0), chosen.get(1)) {
+        (Some("PKCS-1.2"), None) => Ok(Pad::Pkcs1),
+        (Some("PKCS-1.2"), Some(_)) => Err(Failure::KeywordCombination),
+        (Some("PKCSOAEP"), None | Some("SHA-1")) => Ok(Pad::Oaep(&OAEP_SHA1_MGF1SHA1, 20)),
+        (Some("PKCSOAEP"), Some("SHA-256")) => Ok(Pad::Oaep(&OAEP_SHA256_MGF1SHA256, 32)),
+        _ => Err(Failure::NotSupported),
+    }
+}
+
+pub(crate) fn csndpke(card: &Card, rule_array: &[Element], p: Params) -> Result<Reply, Failure> {
+    let pad = pad_of(rule_array)?;
+    p.expect_len(4)?;
+    let value = p.bytes(0)?;
+    if !p.bytes(1)?.is_empty() {
+        return Err(Failure::Length);
+    }
+    let key = card.rsa_key(p.bytes(2)?)?;
+    let capacity = out_len(&p, 3)?;
+    let out = encipher(&key, pad, value, capacity)?;
     Ok(Reply {
         notice: key.notice(),
         outputs: vec![Param::Bytes(out)],
@@ -1141,40 +1198,10 @@ pub(crate) fn csndpkd(card: &Card, rule_array: &[Element], p: Params) -> Result<
     }
     let key = card.rsa_key(p.bytes(2)?)?;
     let capacity = out_len(&p, 3)?;
-    let der = key.private_der()?;
-    if key.usage() == Some(usage::SIG_ONLY) {
-        return Err(Failure::ControlVector);
-    }
-    let private = PrivateDecryptingKey::from_pkcs8(der).map_err(|_| Failure::PkaTokenField)?;
-    if ciphertext.len() != private.key_size_bytes() {
-        return Err(Failure::Length);
-    }
-    // The buffer is checked against the longest value the padding can carry, before
-    // decrypting: a check against the recovered value would tell a caller with a short
-    // buffer whether the padding was good.
-    let longest = match pad {
-        Pad::Pkcs1 => ciphertext.len().saturating_sub(11),
-        Pad::Oaep(_, h_len) => ciphertext.len().saturating_sub(2 * h_len + 2),
-    };
-    if capacity < longest {
-        return Err(Failure::Length);
-    }
-    let mut out = Zeroizing::new(vec![0u8; private.key_size_bytes()]);
-    // Every way decryption fails is the one code; which one aws-lc-rs met is not looked at.
-    let recovered = match pad {
-        Pad::Pkcs1 => Pkcs1PrivateDecryptingKey::new(private)
-            .map_err(|_| Failure::PkaTokenField)?
-            .decrypt(ciphertext, &mut out[..])
-            .map(|m| m.len()),
-        Pad::Oaep(alg, _) => OaepPrivateDecryptingKey::new(private)
-            .map_err(|_| Failure::PkaTokenField)?
-            .decrypt(alg, ciphertext, &mut out[..], None)
-            .map(|m| m.len()),
-    };
-    let len = recovered.map_err(|_| Failure::PkaDecryptDecode)?;
+    let out = decipher(&key, pad, ciphertext, capacity)?;
     Ok(Reply {
         notice: key.notice(),
-        outputs: vec![Param::Bytes(out[..len].to_vec())],
+        outputs: vec![Param::Bytes(out.to_vec())],
         ..Reply::default()
     })
 }

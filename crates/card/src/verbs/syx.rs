@@ -89,11 +89,7 @@
 //!   EXPORTER is not implemented). A generated DES key has odd parity. The target token
 //!   follows CSNDSYI's rules. PKA92 and ZERO-PAD are 8/2 as above.
 
-use aws_lc_rs::rsa::{
-    OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepAlgorithm, OaepPrivateDecryptingKey,
-    OaepPublicEncryptingKey, Pkcs1PrivateDecryptingKey, Pkcs1PublicEncryptingKey,
-    PrivateDecryptingKey, PublicEncryptingKey,
-};
+use aws_lc_rs::rsa::{OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256};
 use softcca_wire::Param;
 use zeroize::Zeroizing;
 
@@ -103,11 +99,10 @@ use crate::mk::Class;
 use crate::rules::{self, Element, Grammar, Group};
 use crate::tokens::aes::AesToken;
 use crate::tokens::des::DesToken;
-use crate::tokens::pka_rsa::usage;
 use crate::tokens::var::VarToken;
 use crate::tokens::{ClearKey, KeyLength, cv, wrap};
 use crate::verbs::keys::{is_label, notice_for};
-use crate::verbs::rsa::RsaKey;
+use crate::verbs::rsa::{self, Pad, RsaKey};
 use crate::verbs::{Params, Reply};
 
 const HASHES: &[&str] = &["SHA-1", "SHA-224", "SHA-256", "SHA-384", "SHA-512"];
@@ -146,14 +141,6 @@ enum Sym {
     Aes,
 }
 
-/// The RSA formatting of the key.
-#[derive(Debug, Clone, Copy)]
-enum Pad {
-    Pkcs1,
-    /// The OAEP algorithm.
-    Oaep(&'static OaepAlgorithm),
-}
-
 fn sym_of(keyword: Option<&str>) -> Result<Sym, Failure> {
     match keyword {
         Some("AES") => Ok(Sym::Aes),
@@ -166,8 +153,8 @@ fn pad_of(method: Option<&str>, hash: Option<&str>) -> Result<Pad, Failure> {
     match (method, hash) {
         (Some("PKCS-1.2"), None) => Ok(Pad::Pkcs1),
         (Some("PKCS-1.2" | "ZERO-PAD" | "PKA92"), Some(_)) => Err(Failure::KeywordCombination),
-        (Some("PKCSOAEP"), None | Some("SHA-1")) => Ok(Pad::Oaep(&OAEP_SHA1_MGF1SHA1)),
-        (Some("PKCSOAEP"), Some("SHA-256")) => Ok(Pad::Oaep(&OAEP_SHA256_MGF1SHA256)),
+        (Some("PKCSOAEP"), None | Some("SHA-1")) => Ok(Pad::Oaep(&OAEP_SHA1_MGF1SHA1, 20)),
+        (Some("PKCSOAEP"), Some("SHA-256")) => Ok(Pad::Oaep(&OAEP_SHA256_MGF1SHA256, 32)),
         _ => Err(Failure::NotSupported),
     }
 }
@@ -208,39 +195,6 @@ fn source_key(
     }
 }
 
-/// `value` enciphered under the public key of `rsa`; a buffer shorter than the modulus is
-/// 8/72, before anything is enciphered.
-fn encipher(rsa: &RsaKey, pad: Pad, value: &[u8], capacity: usize) -> Result<Vec<u8>, Failure> {
-    let public =
-        PublicEncryptingKey::from_der(&rsa.public_der()?).map_err(|_| Failure::PkaTokenField)?;
-    let mut out = vec![0u8; public.key_size_bytes()];
-    if capacity < out.len() {
-        return Err(Failure::Length);
-    }
-    let n = match pad {
-        Pad::Pkcs1 => {
-            let k = Pkcs1PublicEncryptingKey::new(public).map_err(|_| Failure::PkaTokenField)?;
-            if value.len() > k.max_plaintext_size() {
-                return Err(Failure::Length);
-            }
-            k.encrypt(value, &mut out)
-                .map_err(|_| Failure::Length)?
-                .len()
-        }
-        Pad::Oaep(alg) => {
-            let k = OaepPublicEncryptingKey::new(public).map_err(|_| Failure::PkaTokenField)?;
-            if value.len() > k.max_plaintext_size(alg) {
-                return Err(Failure::Length);
-            }
-            k.encrypt(alg, value, &mut out, None)
-                .map_err(|_| Failure::Length)?
-                .len()
-        }
-    };
-    out.truncate(n);
-    Ok(out)
-}
-
 pub(crate) fn csndsyx(card: &Card, rule_array: &[Element], p: Params) -> Result<Reply, Failure> {
     let chosen = rules::parse(&SYX, rule_array)?;
     let sym = sym_of(chosen.get(0))?;
@@ -249,7 +203,7 @@ pub(crate) fn csndsyx(card: &Card, rule_array: &[Element], p: Params) -> Result<
     let capacity = usize::try_from(p.int(2)?).map_err(|_| Failure::Length)?;
     let (key, sym_notice) = source_key(card, sym, p.bytes(0)?)?;
     let rsa = card.rsa_key(p.bytes(1)?)?;
-    let out = encipher(&rsa, pad, key.expose(), capacity)?;
+    let out = rsa::encipher(&rsa, pad, key.expose(), capacity)?;
     Ok(Reply {
         notice: either(sym_notice, rsa.notice()),
         outputs: vec![Param::Bytes(out)],
@@ -260,34 +214,15 @@ pub(crate) fn csndsyx(card: &Card, rule_array: &[Element], p: Params) -> Result<
 /// Recovers the key from `ciphertext`; every failure, a recovered value of a length the
 /// algorithm has no key of included, is the one code 8/2054.
 fn recover(rsa: &RsaKey, pad: Pad, sym: Sym, ciphertext: &[u8]) -> Result<ClearKey, Failure> {
-    let der = rsa.private_der()?;
-    if rsa.usage() == Some(usage::SIG_ONLY) {
-        return Err(Failure::ControlVector);
-    }
-    let private = PrivateDecryptingKey::from_pkcs8(der).map_err(|_| Failure::PkaTokenField)?;
-    if ciphertext.len() != private.key_size_bytes() {
-        return Err(Failure::Length);
-    }
-    let mut out = Zeroizing::new(vec![0u8; private.key_size_bytes()]);
-    let recovered = match pad {
-        Pad::Pkcs1 => Pkcs1PrivateDecryptingKey::new(private)
-            .map_err(|_| Failure::PkaTokenField)?
-            .decrypt(ciphertext, &mut out[..])
-            .map(|m| m.len()),
-        Pad::Oaep(alg) => OaepPrivateDecryptingKey::new(private)
-            .map_err(|_| Failure::PkaTokenField)?
-            .decrypt(alg, ciphertext, &mut out[..], None)
-            .map(|m| m.len()),
-    };
-    let len = recovered.map_err(|_| Failure::PkaDecryptDecode)?;
+    let out = rsa::decipher(rsa, pad, ciphertext, usize::MAX)?;
     let fits = match sym {
-        Sym::Des => matches!(len, 8 | 16 | 24),
-        Sym::Aes => matches!(len, 16 | 24 | 32),
+        Sym::Des => matches!(out.len(), 8 | 16 | 24),
+        Sym::Aes => matches!(out.len(), 16 | 24 | 32),
     };
     if !fits {
         return Err(Failure::PkaDecryptDecode);
     }
-    Ok(ClearKey::new(&out[..len]))
+    Ok(ClearKey::new(&out))
 }
 
 /// A control vector's left and right halves.
@@ -435,7 +370,7 @@ pub(crate) fn csndsyg(card: &Card, rule_array: &[Element], p: Params) -> Result<
         }
     }
     let key = ClearKey::new(&clear);
-    let enciphered = encipher(&rsa, pad, key.expose(), capacity)?;
+    let enciphered = rsa::encipher(&rsa, pad, key.expose(), capacity)?;
     let token = internal_token(card, sym, &key, target_cv)?;
     Ok(Reply {
         notice: rsa.notice(),
