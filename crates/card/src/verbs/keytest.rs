@@ -81,7 +81,7 @@
 //!   **\[I\]** as `tokens::wrap`).
 
 use ::des::cipher::generic_array::GenericArray;
-use ::des::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
+use ::des::cipher::{BlockEncrypt, KeyInit};
 use ::des::{Des, TdesEde2, TdesEde3};
 use aws_lc_rs::digest;
 use softcca_wire::Param;
@@ -91,7 +91,8 @@ use crate::card::Card;
 use crate::error::{Failure, Notice};
 use crate::mk::{Class, MasterKey};
 use crate::rules::{self, Grammar, Group};
-use crate::tokens::des::{DesToken, ExternalDes, FLAG_KEY_PRESENT};
+use crate::tokens::des::DesToken;
+use crate::tokens::wrap;
 use crate::tokens::{ClearKey, KeyLength};
 use crate::verbs::keys::{is_label, notice_for};
 use crate::verbs::{Params, Reply};
@@ -344,48 +345,13 @@ fn key_from_token_or_external(
     if !is_kek(&kek.token.fields.cv_left) {
         return Err(Failure::ControlVector);
     }
-    let clear = unwrap_external(&external, kek.key.expose())?;
+    let clear = wrap::unwrap_under_kek(&external, &kek.key)?;
     Ok(fit(&clear, length, notice_for(kek.used)))
 }
 
 /// Main key type B'0100' (CV bits 8–11): a key-encrypting key.
 fn is_kek(cv_left: &[u8; 8]) -> bool {
     cv_left[1] >> 4 == 0b0100
-}
-
-/// Deciphers an external WRAP-ECB token's key under a KEK (8, 16 or 24 bytes).
-fn unwrap_external(token: &ExternalDes, kek: &[u8]) -> Result<ClearKey, Failure> {
-    let f = &token.fields;
-    if f.flags & FLAG_KEY_PRESENT == 0 {
-        return Err(Failure::KeyTokenInvalid);
-    }
-    if f.wrap_method != crate::tokens::des::WrapMethod::Ecb {
-        return Err(Failure::NotSupported);
-    }
-    let thirds: [&[u8]; 3] = match kek.len() {
-        8 => [kek, kek, kek],
-        16 => [&kek[..8], &kek[8..], &kek[..8]],
-        24 => [&kek[..8], &kek[8..16], &kek[16..]],
-        _ => return Err(Failure::KeyLength),
-    };
-    let cipher = |cv_half: &[u8; 8]| {
-        let mut k = Zeroizing::new([0u8; 24]);
-        for (i, third) in thirds.iter().enumerate() {
-            for j in 0..8 {
-                k[8 * i + j] = third[j] ^ cv_half[j];
-            }
-        }
-        TdesEde3::new(GenericArray::from_slice(k.as_slice()))
-    };
-    let ciphers = [cipher(&f.cv_left), cipher(&f.cv_right)];
-    let n = f.length.bytes();
-    let mut out = Zeroizing::new(vec![0u8; n]);
-    for (i, chunk) in f.key[..n].chunks_exact(8).enumerate() {
-        let mut block = GenericArray::clone_from_slice(chunk);
-        ciphers[usize::from(i > 0)].decrypt_block(&mut block);
-        out[8 * i..8 * i + 8].copy_from_slice(&block);
-    }
-    Ok(ClearKey::new(&out))
 }
 
 fn des_encrypt(key: &[u8], block: &[u8; 8]) -> [u8; 8] {
