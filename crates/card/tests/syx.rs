@@ -4,125 +4,16 @@
 //! key that CSNBCKM enciphered, a key enciphered by CSNDPKE imports; every refusal carries
 //! IBM's code (written as literals) and outputs nothing.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
+use softcca_card::Card;
 use softcca_card::mk::{Class, MasterKey};
-use softcca_card::platform::{FixedClock, MemoryBatteryRam, MemoryFlash, Platform};
-use softcca_card::rng::insecure_test_sources::CountingSource;
 use softcca_card::tokens::des::DesToken;
 use softcca_card::tokens::{KeyLength, wrap};
-use softcca_card::{Card, Model, PowerOn, rules};
-use softcca_wire::{Param, VerbName, VerbRequest, VerbResponse};
+use softcca_wire::{Param, VerbResponse};
 
-const NOW: u64 = 1_795_740_425;
-
-fn new_card(seed: u64) -> Card {
-    let platform = Platform {
-        entropy: Box::new(CountingSource::new(seed)),
-        clock: Box::new(FixedClock(NOW)),
-        flash: Box::new(Arc::new(MemoryFlash::default())),
-        bbram: Box::new(Arc::new(MemoryBatteryRam::default())),
-    };
-    let (card, how) = Card::power_on(platform, Some(Model::Ibm4767)).expect("powers on");
-    assert_eq!(how, PowerOn::Manufactured);
-    card
-}
-
-fn call(card: &Card, verb: &str, rule_array: &[&str], params: Vec<Param>) -> VerbResponse {
-    card.execute(&VerbRequest {
-        verb: VerbName::new(verb).expect("valid verb name"),
-        rule_array: rule_array
-            .iter()
-            .map(|k| rules::element(k).expect("keyword fits"))
-            .collect(),
-        params,
-    })
-}
-
-fn codes(r: &VerbResponse) -> (i32, i32) {
-    (r.return_code, r.reason_code)
-}
-
-fn assert_refused(r: &VerbResponse, expected: (i32, i32), what: &str) {
-    assert_eq!(codes(r), expected, "{what}");
-    assert!(r.outputs.is_empty(), "{what}: no outputs");
-}
-
-fn bytes_out(r: &VerbResponse, what: &str) -> Vec<u8> {
-    assert_eq!(codes(r), (0, 0), "{what}");
-    match r.outputs.last() {
-        Some(Param::Bytes(b)) => b.clone(),
-        other => panic!("{what}: bytes expected, got {other:?}"),
-    }
-}
-
-fn load_apka(card: &Card, tag: u8) {
-    let second: Vec<u8> = (0..32u8)
-        .map(|i| i.wrapping_mul(7).wrapping_add(1))
-        .collect();
-    for (process, part) in [("FIRST", vec![tag; 32]), ("LAST", second)] {
-        let r = call(
-            card,
-            "CSNBMKP",
-            &["APKA-MK", process],
-            vec![Param::Bytes(part.to_vec())],
-        );
-        assert_eq!(codes(&r), (0, 0), "APKA {process}");
-    }
-    let r = call(
-        card,
-        "CSNBMKP",
-        &["APKA-MK", "SET"],
-        vec![Param::Bytes(vec![])],
-    );
-    assert_eq!(codes(&r), (0, 0), "APKA SET");
-}
-
-fn be16(v: usize) -> [u8; 2] {
-    u16::try_from(v).expect("fits").to_be_bytes()
-}
-
-fn pkb(card: &Card, rules: &[&str], kvs: Vec<u8>, name: Vec<u8>) -> VerbResponse {
-    let mut params = vec![Param::Bytes(kvs), Param::Bytes(name)];
-    params.extend((0..5).map(|_| Param::Bytes(vec![])));
-    params.push(Param::Int(8000));
-    call(card, "CSNDPKB", rules, params)
-}
-
-fn skeleton_kvs(bits: usize, e: &[u8]) -> Vec<u8> {
-    let mut k = vec![0u8; 18];
-    k[0..2].copy_from_slice(&be16(bits));
-    k[4..6].copy_from_slice(&be16(e.len()));
-    k.extend_from_slice(e);
-    k
-}
-
-fn pkg(card: &Card, rules: &[&str], skeleton: &[u8]) -> VerbResponse {
-    call(
-        card,
-        "CSNDPKG",
-        rules,
-        vec![
-            Param::Bytes(vec![]),
-            Param::Bytes(skeleton.to_vec()),
-            Param::Bytes(vec![]),
-            Param::Int(8000),
-        ],
-    )
-}
-
-fn generate(card: &Card, usage: &str) -> Vec<u8> {
-    let skel = bytes_out(
-        &pkb(
-            card,
-            &["RSA-AESC", usage],
-            skeleton_kvs(2048, &[1, 0, 1]),
-            vec![],
-        ),
-        "PKB skeleton",
-    );
-    bytes_out(&pkg(card, &["MASTER"], &skel), "PKG MASTER")
-}
+mod rsa_support;
+use rsa_support::*;
 
 fn pattern(tag: u8, len: usize) -> Vec<u8> {
     (0..len)
@@ -186,34 +77,6 @@ fn load_aes(card: &Card) -> MasterKey {
         "the test rebuilt the card's AES master key"
     );
     mk
-}
-
-fn pke(card: &Card, rules: &[&str], key: &[u8], value: &[u8]) -> VerbResponse {
-    call(
-        card,
-        "CSNDPKE",
-        rules,
-        vec![
-            Param::Bytes(value.to_vec()),
-            Param::Bytes(vec![]),
-            Param::Bytes(key.to_vec()),
-            Param::Int(1024),
-        ],
-    )
-}
-
-fn pkd(card: &Card, rules: &[&str], key: &[u8], ct: &[u8]) -> VerbResponse {
-    call(
-        card,
-        "CSNDPKD",
-        rules,
-        vec![
-            Param::Bytes(ct.to_vec()),
-            Param::Bytes(vec![]),
-            Param::Bytes(key.to_vec()),
-            Param::Int(1024),
-        ],
-    )
 }
 
 struct Setup {
