@@ -77,8 +77,9 @@
 //!   (main type B'0100', CV bits 8–11) — another type is 8/39, a partial KEK 8/39. The
 //!   external key is deciphered as IBM's "Multiple decipherment" describes: for each key
 //!   part, TDES-EDE under KEK_L ⊕ CV, KEK_R ⊕ CV, KEK_L ⊕ CV (KEK_M ⊕ CV in the middle for a
-//!   triple KEK), with the left CV half for part A and the right for parts B and C (the same
-//!   **\[I\]** as `tokens::wrap`).
+//!   triple KEK), with the left CV half for part A and the right for parts B and C — by
+//!   `tokens::wrap::unwrap_under_kek`, the function Key_Import uses (the same **\[I\]**); a
+//!   single-length KEK is 8/47 there, as in Key_Import.
 
 use ::des::cipher::generic_array::GenericArray;
 use ::des::cipher::{BlockEncrypt, KeyInit};
