@@ -25,6 +25,7 @@ pub(crate) mod pka;
 pub(crate) mod random;
 pub(crate) mod rsa;
 pub(crate) mod rsa_gen;
+pub(crate) mod rsa_raw;
 pub(crate) mod sae;
 pub(crate) mod syx;
 pub(crate) mod transport;
