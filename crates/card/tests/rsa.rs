@@ -196,11 +196,11 @@ fn encrypt_decrypt_round_trip_and_one_opaque_code() {
         (8, 34),
         "combination",
     );
-    assert_refused(&pke(card, &["ZERO-PAD"], &pub_token, &value), (8, 2), "raw");
+    assert_refused(&pke(card, &["MRP"], &pub_token, &value), (8, 2), "MRP");
     assert_refused(
-        &pke(card, &["PKCSOAEP", "SHA-512"], &pub_token, &value),
+        &pke(card, &["PKOAEP2", "SHA-256"], &pub_token, &value),
         (8, 2),
-        "OAEP SHA-512",
+        "PKOAEP2",
     );
     assert_refused(
         &pkd(card, &["PKCSOAEP", "SHA-1", "SHA-256"], key, &v15),
@@ -266,7 +266,7 @@ fn refusals_carry_ibms_codes() {
         "unknown keyword",
     );
     assert_refused(&dsg(card, &[], key, &hash), (8, 2), "ISO-9796 default");
-    assert_refused(&dsg(card, &["X9.31"], key, &hash), (8, 2), "X9.31");
+    assert_refused(&dsg(card, &["ISO-9796"], key, &hash), (8, 2), "ISO-9796");
     assert_refused(
         &dsg(card, &["PKCS-1.1", "SHA-384"], key, &hash),
         (8, 72),

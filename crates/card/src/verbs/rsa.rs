@@ -74,20 +74,40 @@
 //!   the code this emulation gives for a key used against its control vector (IBM's code for
 //!   PKA keys was not retrieved).
 //! - A public token where a private key is needed: 8/47.
-//! - Signatures: PKCS-1.1 and PKCS-PSS with SHA-256, SHA-384 and SHA-512 (aws-lc-rs signs no
-//!   other hash). PKCS-1.1 takes the bare hash or the DER DigestInfo ‖ hash (opencryptoki
-//!   sends the latter for CKM_RSA_PKCS). PKCS-PSS takes the salt length as opencryptoki
-//!   sends it; a salt as long as the hash is aws-lc-rs's, any other length RustCrypto's (a
-//!   salt too long for the modulus is 8/72; IBM is silent). ISO-9796,
-//!   PKCS-1.0, X9.31 and ZERO-PAD are 8/2 (no library at hand). A hash whose length fits no
-//!   method, or another method than the keyword names, is 8/72. A signature of the wrong
-//!   length does not verify (4/429). signature_field_length shorter than the modulus: 8/72.
+//! - Signatures (IBM Docs "CCA for Linux", "Formatting hashes and keys in public-key
+//!   cryptography", "PKCS #1 hash formats" and "ANSI X9.31 hash format"): PKCS-1.1 and
+//!   PKCS-PSS with SHA-1, SHA-224, SHA-256, SHA-384 and SHA-512 (aws-lc-rs for SHA-256/384/512
+//!   with a key it loads, RustCrypto `rsa` 0.10 for the rest). PKCS-1.1 takes the bare hash
+//!   or the DER DigestInfo ‖ hash (opencryptoki sends the latter for CKM_RSA_PKCS).
+//!   PKCS-PSS takes the salt length as opencryptoki sends it (4 bytes big-endian before the
+//!   hash); a salt as long as the hash is aws-lc-rs's, any other length RustCrypto's; a salt
+//!   too long for the modulus is 8/72 (IBM is silent). PKCS-1.0 (block type 00: X'00' ‖
+//!   X'00' ‖ zeros ‖ X'00' ‖ D, D the caller's DigestInfo ‖ hash with HASH, built by the
+//!   card with MESSAGE; D at most k − 11 bytes, else 8/72), X9.31 (X'6B' ‖ X'BB'… ‖ X'BA' ‖
+//!   hash ‖ specifier ‖ X'CC', specifiers X'33' SHA-1, X'34' SHA-256, X'36' SHA-384, X'35'
+//!   SHA-512 — SHA-224 has none: 8/72; a modulus that is not a multiple of 8 bits: 8/72, as
+//!   IBM requires; the signature is min(s, n − s) as ANSI X9.31 defines and verification
+//!   accepts s^e equal to the block or to n − block) and ZERO-PAD (the data right-aligned
+//!   in zeros; at most k bytes and below n, else 8/72 — IBM is silent on a value not below
+//!   n) are formatted here and signed by the raw RustCrypto private operation (blinded,
+//!   with its fault check), verified by the raw public operation. ISO-9796 (the default) is
+//!   8/2: not implemented (the ISO/IEC 9796-1 redundancy function is not in any library at
+//!   hand). A hash whose length fits no method, or another method than the keyword names,
+//!   is 8/72. A signature of the wrong length does not verify (4/429).
+//!   signature_field_length shorter than the modulus: 8/72.
 //! - PKCS-1.1 with HASH: IBM asks for DigestInfo ‖ hash; softcca also takes the bare hash
 //!   (its length names the method) — an extension, not IBM's text.
 //! - PKCSOAEP without a hash method: IBM's current page requires one (CCA 2.54 knew SHA-1
-//!   only); softcca takes SHA-1 then, as CCA 2.54 did. SHA-224/384/512 are 8/2.
-//! - PKA_Encrypt/Decrypt: PKCS-1.2 and PKCSOAEP (SHA-1, SHA-256); MRP, PKOAEP2 and
-//!   ZERO-PAD are 8/2. data_structure must be empty (8/72).
+//!   only); softcca takes SHA-1 then, as CCA 2.54 did. SHA-224 (RustCrypto; aws-lc-rs has
+//!   no SHA-224 OAEP), SHA-384 and SHA-512 work, MGF1 with the same hash. RustCrypto's OAEP
+//!   decoding ignores the first octet of the encoded message, so softcca checks it too
+//!   ([`super::rsa_raw::rc_oaep_decrypt`]).
+//! - PKA_Encrypt/Decrypt: PKCS-1.2, PKCSOAEP and ZERO-PAD (PKA Decrypt: "The entire result
+//!   (including leading zeros) is returned", and "ZERO-PAD is only supported for external or
+//!   clear RSA private keys" — an internal key is 8/47, IBM's code not retrieved; PKE
+//!   ZERO-PAD right-aligns the value in zeros, a value longer than the modulus or not below
+//!   n is 8/72). MRP and PKOAEP2 are 8/2 (not implemented: IBM's difference between PKOAEP2
+//!   and PKCSOAEP was not retrieved). data_structure must be empty (8/72).
 //!   PKCS-1.2 decryption uses **implicit rejection** (issue 4: bad padding and a wrong key
 //!   must not be told apart; draft-irtf-cfrg-rsa-guidance-10 §7, as RustCrypto `rsa` 0.10
 //!   implements it — aws-lc-rs has no implicit rejection, which is why RustCrypto does every
@@ -116,9 +136,9 @@ use aws_lc_rs::digest::{self, Digest};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{
-    KeyPair, KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey,
-    OaepPublicEncryptingKey, Pkcs1PublicEncryptingKey, PrivateDecryptingKey, PublicEncryptingKey,
-    PublicKeyComponents,
+    KeyPair, KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OAEP_SHA384_MGF1SHA384,
+    OAEP_SHA512_MGF1SHA512, OaepPrivateDecryptingKey, OaepPublicEncryptingKey,
+    Pkcs1PublicEncryptingKey, PrivateDecryptingKey, PublicEncryptingKey, PublicKeyComponents,
 };
 use aws_lc_rs::signature::{self as sig, UnparsedPublicKey};
 use softcca_wire::Param;
@@ -934,7 +954,7 @@ enum Scheme {
 }
 
 /// The DER DigestInfo prefixes of SHA-256, SHA-384, SHA-512 (RFC 8017 §9.2 note 1).
-const DIGEST_INFO: [(&[u8], &digest::Algorithm); 3] = [
+const DIGEST_INFO: [(&[u8], &digest::Algorithm); 5] = [
     (
         &[
             0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
@@ -956,6 +976,20 @@ const DIGEST_INFO: [(&[u8], &digest::Algorithm); 3] = [
         ],
         &digest::SHA512,
     ),
+    (
+        &[
+            0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04,
+            0x14,
+        ],
+        &digest::SHA1_FOR_LEGACY_USE_ONLY,
+    ),
+    (
+        &[
+            0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x04, 0x05, 0x00, 0x04, 0x1c,
+        ],
+        &digest::SHA224,
+    ),
 ];
 
 fn method_alg(method: &str) -> Result<&'static digest::Algorithm, Failure> {
@@ -963,7 +997,8 @@ fn method_alg(method: &str) -> Result<&'static digest::Algorithm, Failure> {
         "SHA-256" => Ok(&digest::SHA256),
         "SHA-384" => Ok(&digest::SHA384),
         "SHA-512" => Ok(&digest::SHA512),
-        "SHA-1" | "SHA-224" => Err(Failure::NotSupported),
+        "SHA-1" => Ok(&digest::SHA1_FOR_LEGACY_USE_ONLY),
+        "SHA-224" => Ok(&digest::SHA224),
         _ => Err(Failure::KeywordCombination),
     }
 }
@@ -973,7 +1008,8 @@ fn alg_by_len(len: usize) -> Result<&'static digest::Algorithm, Failure> {
         32 => Ok(&digest::SHA256),
         48 => Ok(&digest::SHA384),
         64 => Ok(&digest::SHA512),
-        20 | 28 => Err(Failure::NotSupported),
+        20 => Ok(&digest::SHA1_FOR_LEGACY_USE_ONLY),
+        28 => Ok(&digest::SHA224),
         _ => Err(Failure::Length),
     }
 }
@@ -1037,10 +1073,177 @@ fn parameters(scheme: Scheme, alg: &digest::Algorithm) -> &'static sig::RsaParam
 
 /// Whether aws-lc-rs can apply the scheme (it salts PSS with exactly the hash length).
 fn aws_scheme(scheme: Scheme, alg: &digest::Algorithm) -> bool {
-    match scheme {
-        Scheme::Pkcs1 => true,
-        Scheme::Pss(salt) => salt == alg.output_len,
+    matches!(alg.output_len, 32 | 48 | 64)
+        && match scheme {
+            Scheme::Pkcs1 => true,
+            Scheme::Pss(salt) => salt == alg.output_len,
+        }
+}
+
+/// The signature formats applied here on the raw RSA operation (IBM Docs "CCA for Linux",
+/// "Formatting hashes and keys in public-key cryptography", "PKCS #1 hash formats" and "ANSI
+/// X9.31 hash format").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RawScheme {
+    /// PKCS-1.0: X'00' ‖ X'00' ‖ PS of X'00' (at least 8) ‖ X'00' ‖ D, D the BER DigestInfo
+    /// ‖ hash.
+    Pkcs10,
+    /// X9.31: X'6B' ‖ X'BB'… ‖ X'BA' ‖ hash ‖ hash specifier ‖ X'CC'; the signature is the
+    /// smaller of s and n − s (ANSI X9.31).
+    X931,
+    /// ZERO-PAD: the data right-aligned in zeros.
+    ZeroPad,
+}
+
+/// The X9.31 hash specifier of a hash length (IBM: X'33' SHA-1, X'34' SHA-256, X'36'
+/// SHA-384, X'35' SHA-512). SHA-224 has none: 8/72.
+fn x931_specifier(hash_len: usize) -> Result<u8, Failure> {
+    match hash_len {
+        20 => Ok(0x33),
+        32 => Ok(0x34),
+        48 => Ok(0x36),
+        64 => Ok(0x35),
+        _ => Err(Failure::Length),
     }
+}
+
+/// The raw scheme a DSG/DSV call names, if any, and the data it formats: with MESSAGE the
+/// hash (PKCS-1.0: DigestInfo ‖ hash), with HASH the data as given.
+fn raw_signature_input(
+    chosen: &rules::Chosen,
+    input: &[u8],
+) -> Result<Option<(RawScheme, Vec<u8>)>, Failure> {
+    let scheme = match chosen.get(1) {
+        Some("PKCS-1.0") => RawScheme::Pkcs10,
+        Some("X9.31") => RawScheme::X931,
+        Some("ZERO-PAD") => RawScheme::ZeroPad,
+        _ => return Ok(None),
+    };
+    let method = chosen.get(3);
+    let data = if chosen.get(2) == Some("MESSAGE") {
+        let alg = method_alg(method.ok_or(Failure::KeywordCombination)?)?;
+        let hash = digest::digest(alg, input);
+        let mut d = Vec::new();
+        if scheme == RawScheme::Pkcs10 {
+            let (prefix, _) = DIGEST_INFO
+                .iter()
+                .find(|(_, a)| a.output_len == alg.output_len)
+                .ok_or(Failure::NotSupported)?;
+            d.extend_from_slice(prefix);
+        }
+        d.extend_from_slice(hash.as_ref());
+        d
+    } else {
+        if let Some(m) = method {
+            let alg = method_alg(m)?;
+            let len = match scheme {
+                RawScheme::X931 => input.len(),
+                _ => input.len().saturating_sub(
+                    DIGEST_INFO
+                        .iter()
+                        .find(|(p, a)| a.output_len == alg.output_len && input.starts_with(p))
+                        .map_or(0, |(p, _)| p.len()),
+                ),
+            };
+            if scheme != RawScheme::ZeroPad && len != alg.output_len {
+                return Err(Failure::Length);
+            }
+        }
+        input.to_vec()
+    };
+    if scheme == RawScheme::X931 {
+        x931_specifier(data.len())?;
+    }
+    if data.is_empty() {
+        return Err(Failure::Length);
+    }
+    Ok(Some((scheme, data)))
+}
+
+/// The block of `k` bytes the scheme signs. Data too long for the modulus is 8/72; X9.31
+/// needs a modulus that is a multiple of 8 bits (IBM) — else 8/72 too.
+fn raw_block(scheme: RawScheme, data: &[u8], k: usize, n_bits: usize) -> Result<Vec<u8>, Failure> {
+    let mut block = vec![0u8; k];
+    match scheme {
+        RawScheme::Pkcs10 => {
+            if data.len() + 11 > k {
+                return Err(Failure::Length);
+            }
+            block[k - data.len()..].copy_from_slice(data);
+        }
+        RawScheme::ZeroPad => {
+            if data.len() > k {
+                return Err(Failure::Length);
+            }
+            block[k - data.len()..].copy_from_slice(data);
+        }
+        RawScheme::X931 => {
+            if n_bits % 8 != 0 || data.len() + 4 > k {
+                return Err(Failure::Length);
+            }
+            let spec = x931_specifier(data.len())?;
+            block[0] = 0x6b;
+            let pad_end = k - data.len() - 2;
+            for b in &mut block[1..pad_end - 1] {
+                *b = 0xbb;
+            }
+            block[pad_end - 1] = 0xba;
+            block[pad_end..k - 2].copy_from_slice(data);
+            block[k - 2] = spec;
+            block[k - 1] = 0xcc;
+        }
+    }
+    Ok(block)
+}
+
+/// `n − x` for big-endian values of the same length (x < n).
+fn n_minus(n: &[u8], x: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; n.len()];
+    let mut borrow = 0i16;
+    for i in (0..n.len()).rev() {
+        let d = i16::from(n[i]) - i16::from(x[i]) - borrow;
+        borrow = i16::from(d < 0);
+        out[i] = d.rem_euclid(256) as u8;
+    }
+    out
+}
+
+/// Signs with a raw scheme (the RustCrypto private operation, blinded).
+fn raw_sign(key: &RsaKey, scheme: RawScheme, data: &[u8]) -> Result<Vec<u8>, Failure> {
+    let n = key.token.n();
+    let k = n.len();
+    let block = raw_block(scheme, data, k, usize::from(key.token.public.n_bits))?;
+    let private = rsa_raw::rc_private(key.private_der()?)?;
+    let s = rsa_raw::raw_private(&private, &block)?;
+    if scheme == RawScheme::X931 {
+        let other = n_minus(n, &s);
+        if other < s[..].to_vec() {
+            return Ok(other);
+        }
+    }
+    Ok(s.to_vec())
+}
+
+/// Verifies a raw-scheme signature with the public operation.
+fn raw_verify(
+    key: &RsaKey,
+    scheme: RawScheme,
+    data: &[u8],
+    signature: &[u8],
+) -> Result<bool, Failure> {
+    let n = key.token.n();
+    let k = n.len();
+    let Ok(block) = raw_block(scheme, data, k, usize::from(key.token.public.n_bits)) else {
+        return Ok(false);
+    };
+    let public = rsa_raw::rc_public(n, &key.token.public.e)?;
+    let Some(m) = rsa_raw::raw_public(&public, signature) else {
+        return Ok(false);
+    };
+    if m == block {
+        return Ok(true);
+    }
+    Ok(scheme == RawScheme::X931 && n_minus(n, &m) == block)
 }
 
 /// The scheme as the RustCrypto engine takes it.
@@ -1059,6 +1262,25 @@ pub(crate) fn csnddsg(card: &Card, rule_array: &[Element], p: Params) -> Result<
     let chosen = rules::parse(&DSG, rule_array)?;
     p.expect_len(3)?;
     let key = card.rsa_key(p.bytes(0)?)?;
+    if let Some((raw, data)) = raw_signature_input(&chosen, p.bytes(1)?)? {
+        let field = out_len(&p, 2)?;
+        key.private_der()?;
+        if key.usage() == Some(usage::KM_ONLY) {
+            return Err(Failure::ControlVector);
+        }
+        if field < key.token.n().len() {
+            return Err(Failure::Length);
+        }
+        let signature = raw_sign(&key, raw, &data)?;
+        return Ok(Reply {
+            notice: key.notice(),
+            outputs: vec![
+                Param::Int(i32::from(key.token.public.n_bits)),
+                Param::Bytes(signature),
+            ],
+            ..Reply::default()
+        });
+    }
     let (scheme, digest) = signature_input(&chosen, p.bytes(1)?)?;
     let field = out_len(&p, 2)?;
     let der = key.private_der()?;
@@ -1099,6 +1321,17 @@ pub(crate) fn csnddsv(card: &Card, rule_array: &[Element], p: Params) -> Result<
     let chosen = rules::parse(&DSV, rule_array)?;
     p.expect_len(3)?;
     let key = card.rsa_key(p.bytes(0)?)?;
+    if let Some((raw, data)) = raw_signature_input(&chosen, p.bytes(1)?)? {
+        let verified = raw_verify(&key, raw, &data, p.bytes(2)?)?;
+        return Ok(Reply {
+            notice: if verified {
+                key.notice()
+            } else {
+                Some(Notice::SignatureNotVerified)
+            },
+            ..Reply::default()
+        });
+    }
     let (scheme, digest) = signature_input(&chosen, p.bytes(1)?)?;
     let signature = p.bytes(2)?;
     let alg = digest.algorithm();
@@ -1140,8 +1373,12 @@ const PKE: Grammar = Grammar {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Pad {
     Pkcs1,
-    /// The OAEP algorithm and its hash length.
+    /// The OAEP algorithm and its hash length (MGF1 with the same hash, empty label). A hash
+    /// length of 28 (SHA-224, which aws-lc-rs lacks) always goes to RustCrypto and the
+    /// algorithm is not looked at.
     Oaep(&'static aws_lc_rs::rsa::OaepAlgorithm, usize),
+    /// ZERO-PAD: the value right-aligned in a modulus-length block of zeros, raw RSA.
+    Zero,
 }
 
 /// `value` enciphered under the public key of `key`; a `capacity` shorter than the modulus,
@@ -1161,15 +1398,21 @@ pub(crate) fn encipher(
     let longest = match pad {
         Pad::Pkcs1 => k.saturating_sub(11),
         Pad::Oaep(_, h_len) => k.saturating_sub(2 * h_len + 2),
+        Pad::Zero => k,
     };
     if value.len() > longest || (matches!(pad, Pad::Oaep(..)) && k < 2 * pad_hash_len(pad) + 2) {
         return Err(Failure::Length);
     }
-    if key.token.public.n_bits < 2048 {
+    if key.token.public.n_bits < 2048 || matches!(pad, Pad::Zero | Pad::Oaep(_, 28)) {
         let public = rsa_raw::rc_public(key.token.n(), &key.token.public.e)?;
         return match pad {
             Pad::Pkcs1 => rsa_raw::rc_pkcs1_encrypt(&public, value),
             Pad::Oaep(_, h_len) => rsa_raw::rc_oaep_encrypt(&public, h_len, value),
+            Pad::Zero => {
+                let mut block = vec![0u8; k - value.len()];
+                block.extend_from_slice(value);
+                rsa_raw::raw_public(&public, &block).ok_or(Failure::Length)
+            }
         };
     }
     let public =
@@ -1194,6 +1437,7 @@ pub(crate) fn encipher(
                 .map_err(|_| Failure::Length)?
                 .len()
         }
+        Pad::Zero => return Err(Failure::NotSupported),
     };
     out.truncate(n);
     Ok(out)
@@ -1201,7 +1445,7 @@ pub(crate) fn encipher(
 
 fn pad_hash_len(pad: Pad) -> usize {
     match pad {
-        Pad::Pkcs1 => 0,
+        Pad::Pkcs1 | Pad::Zero => 0,
         Pad::Oaep(_, h_len) => h_len,
     }
 }
@@ -1240,12 +1484,23 @@ pub(crate) fn decipher(
     let longest = match pad {
         Pad::Pkcs1 => ciphertext.len().saturating_sub(11),
         Pad::Oaep(_, h_len) => ciphertext.len().saturating_sub(2 * h_len + 2),
+        Pad::Zero => ciphertext.len(),
     };
     if capacity < longest {
         return Err(Failure::Length);
     }
     let (alg, h_len) = match pad {
         Pad::Pkcs1 => return rsa_raw::rc_pkcs1_decrypt(&rsa_raw::rc_private(der)?, ciphertext),
+        Pad::Zero => {
+            // IBM: ZERO-PAD only with an external (clear) private key.
+            if key.token.kind != Kind::External {
+                return Err(Failure::KeyTokenInvalid);
+            }
+            return rsa_raw::raw_private(&rsa_raw::rc_private(der)?, ciphertext);
+        }
+        Pad::Oaep(_, 28) => {
+            return rsa_raw::rc_oaep_decrypt(&rsa_raw::rc_private(der)?, 28, ciphertext);
+        }
         Pad::Oaep(alg, h_len) => (alg, h_len),
     };
     let private = match RsaPrivate::from_der(der)? {
@@ -1308,7 +1563,12 @@ fn pad_of(rule_array: &[Element]) -> Result<Pad, Failure> {
         (Some("PKCS-1.2"), None) => Ok(Pad::Pkcs1),
         (Some("PKCS-1.2"), Some(_)) => Err(Failure::KeywordCombination),
         (Some("PKCSOAEP"), None | Some("SHA-1")) => Ok(Pad::Oaep(&OAEP_SHA1_MGF1SHA1, 20)),
+        (Some("PKCSOAEP"), Some("SHA-224")) => Ok(Pad::Oaep(&OAEP_SHA256_MGF1SHA256, 28)),
         (Some("PKCSOAEP"), Some("SHA-256")) => Ok(Pad::Oaep(&OAEP_SHA256_MGF1SHA256, 32)),
+        (Some("PKCSOAEP"), Some("SHA-384")) => Ok(Pad::Oaep(&OAEP_SHA384_MGF1SHA384, 48)),
+        (Some("PKCSOAEP"), Some("SHA-512")) => Ok(Pad::Oaep(&OAEP_SHA512_MGF1SHA512, 64)),
+        (Some("ZERO-PAD"), None) => Ok(Pad::Zero),
+        (Some("ZERO-PAD"), Some(_)) => Err(Failure::KeywordCombination),
         _ => Err(Failure::NotSupported),
     }
 }

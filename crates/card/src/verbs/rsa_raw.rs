@@ -356,7 +356,10 @@ pub(crate) fn rc_oaep_encrypt(
 }
 
 /// OAEP decryption with a RustCrypto key (blinded, constant-time decoding in `rsa`); every
-/// failure is the one 8/2054.
+/// failure is the one 8/2054. `rsa` 0.10 ignores the first octet of the encoded message on
+/// purpose, which RFC 8017 §7.1.2 step 3.g requires to be zero (Wycheproof: "First byte is
+/// 1"), so the raw private operation is also done here and its first octet checked; both
+/// operations always run and their verdicts are combined before any branch.
 pub(crate) fn rc_oaep_decrypt(
     key: &PrivateKey,
     h_len: usize,
@@ -373,7 +376,16 @@ pub(crate) fn rc_oaep_decrypt(
         64 => key.decrypt_blinded(&mut rng, Oaep::<Sha512>::new(), ciphertext),
         _ => return Err(Failure::NotSupported),
     };
-    r.map(Zeroizing::new).map_err(|_| Failure::PkaDecryptDecode)
+    let raw = raw_private(key, ciphertext);
+    let first_zero = matches!(&raw, Ok(em) if em.first() == Some(&0));
+    match r {
+        Ok(m) if first_zero => Ok(Zeroizing::new(m)),
+        Ok(mut m) => {
+            zeroize::Zeroize::zeroize(&mut m);
+            Err(Failure::PkaDecryptDecode)
+        }
+        Err(_) => Err(Failure::PkaDecryptDecode),
+    }
 }
 
 /// PKCS #1 v1.5 encryption under a RustCrypto public key.
