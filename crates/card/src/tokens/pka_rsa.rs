@@ -516,6 +516,124 @@ impl ClearCrt {
     }
 }
 
+/// The external clear variable-length modulus-exponent section X'09' (RSAMEVAR), in IBM's
+/// layout (IBM Docs "CCA for Linux", "RSA variable Modulus-Exponent token",
+/// wskc_r_varmetf.html): 4 SHA-1 hash (zero here, as in [`ClearCrt`]), 24 encrypted-section
+/// length (8 + d + pad), 28 key format (X'00' clear external), 29 pedigree, 30 name-section
+/// hash (zero here), 50 usage, 52 OPK (48) and 100 MKVP (16) zero in an external section,
+/// 116/118/120 the lengths of d, n and the pad that makes d a multiple of 8, 124 an 8-byte
+/// confounder, 132 d ‖ pad ‖ n. IBM: "Currently, only the external form of the token will be
+/// used"; the encrypted external (X'82') and internal (X'02') forms are 8/2.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClearMe {
+    /// The key-usage byte.
+    pub usage: u8,
+    /// The modulus.
+    pub n: Vec<u8>,
+    /// The private exponent.
+    pub d: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for ClearMe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClearMe")
+            .field("usage", &self.usage)
+            .field("n_len", &self.n.len())
+            .finish_non_exhaustive()
+    }
+}
+
+const ME_VAR_FIXED: usize = 132;
+
+impl ClearMe {
+    /// The section's bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, Failure> {
+        let pad = (8 - self.d.len() % 8) % 8;
+        let len = ME_VAR_FIXED + self.d.len() + pad + self.n.len();
+        let mut out = vec![0u8; ME_VAR_FIXED];
+        out[0] = id::RSA_ME_VAR;
+        put16(&mut out, 2, len)?;
+        put16(&mut out, 24, 8 + self.d.len() + pad)?;
+        out[USAGE_AT] = self.usage;
+        put16(&mut out, 116, self.d.len())?;
+        put16(&mut out, 118, self.n.len())?;
+        put16(&mut out, 120, pad)?;
+        out.extend_from_slice(&self.d);
+        out.extend(std::iter::repeat_n(0u8, pad));
+        out.extend_from_slice(&self.n);
+        Ok(out)
+    }
+
+    /// Parses an X'09' section: the external clear form only (8/2 for the others).
+    pub fn parse(s: &[u8]) -> Result<ClearMe, Failure> {
+        if s.first() != Some(&id::RSA_ME_VAR) || s.len() < ME_VAR_FIXED || s[1] != 0 {
+            return Err(invalid());
+        }
+        match s[28] {
+            0x00 => {}
+            0x82 | 0x02 => return Err(Failure::NotSupported),
+            _ => return Err(invalid()),
+        }
+        if be16(s, 2)? != s.len() {
+            return Err(invalid());
+        }
+        let usage = s[USAGE_AT];
+        if usage & !(usage::MASK | usage::XLATE_OK) != 0 || usage & usage::MASK == 0x40 {
+            return Err(invalid());
+        }
+        let d_len = be16(s, 116)?;
+        let n_len = be16(s, 118)?;
+        let pad = be16(s, 120)?;
+        if ME_VAR_FIXED + d_len + pad + n_len != s.len()
+            || !(d_len + pad).is_multiple_of(8)
+            || pad >= 8
+            || be16(s, 24)? != 8 + d_len + pad
+            || d_len == 0
+            || n_len == 0
+            || s[ME_VAR_FIXED + d_len..ME_VAR_FIXED + d_len + pad]
+                .iter()
+                .any(|&b| b != 0)
+        {
+            return Err(invalid());
+        }
+        let d = Zeroizing::new(s[ME_VAR_FIXED..ME_VAR_FIXED + d_len].to_vec());
+        let n = s[ME_VAR_FIXED + d_len + pad..].to_vec();
+        if n[0] == 0 {
+            return Err(invalid());
+        }
+        Ok(ClearMe { usage, n, d })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod clear_me_tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_refusals() {
+        let c = ClearMe {
+            usage: usage::SIG_ONLY,
+            n: vec![0xC1; 128],
+            d: Zeroizing::new(vec![0x21; 125]),
+        };
+        let b = c.to_bytes().unwrap();
+        assert_eq!(b.len(), 132 + 125 + 3 + 128);
+        assert_eq!(ClearMe::parse(&b).unwrap(), c);
+        for at in [1usize, 2, 3, 24, 25, 28, 50, 117, 119, 121, 257] {
+            let mut bad = b.clone();
+            bad[at] ^= 0x01;
+            assert!(ClearMe::parse(&bad).is_err(), "byte {at}");
+        }
+        let mut internal = b.clone();
+        internal[28] = 0x02;
+        assert_eq!(ClearMe::parse(&internal), Err(Failure::NotSupported));
+        for cut in 0..b.len() {
+            assert!(ClearMe::parse(&b[..cut]).is_err());
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod clear_crt_tests {

@@ -35,15 +35,24 @@
 //!   [`crate::tokens::pka_rsa::ClearCrt`]); such a token signs and decrypts as it is, and
 //!   CSNDPKI turns it into an internal X'31' token (softcca does not build the internal
 //!   X'08', whose key is under a DES OPK under the ASYM master key). An RSA-CRT skeleton,
-//!   RSA-PRIV and RSAMEVAR (X'09'), an encrypted or internal X'08', and the sections X'02',
-//!   X'05', X'06', X'09' are 8/2.
+//!   RSA-PRIV (the 1024-bit X'02'), an encrypted or internal X'08', and the sections X'02',
+//!   X'05', X'06' are 8/2.
+//! - RSAMEVAR builds the external clear X'09' section from a modulus-exponent key value
+//!   (n, e, d; [`crate::tokens::pka_rsa::ClearMe`]); such a token signs and decrypts as it
+//!   is, and CSNDPKI turns it into an internal X'30' (RSA-AESM) token: IBM's X'09' page says
+//!   "Currently, only the external form of the token will be used", and CSNDPKG does not
+//!   take an internal X'09', so the AES modulus-exponent form is the internal one softcca
+//!   keeps. An encrypted (X'82') or internal (X'02') X'09' is 8/2; an RSAMEVAR skeleton is
+//!   8/2 (IBM: CSNDPKG MASTER "is not supported if a skeleton token with a X'09' section is
+//!   provided"). The primes are recovered from n, e, d by RustCrypto `rsa` (NIST SP 800-56B
+//!   C.2), which it does for 2¹⁶ < e < 2²⁵⁶: a modulus-exponent key with e = 3 is 8/770.
 //! - The CRT key value (IBM's structure: n, e, p, q, dp, dq, U; reserved field at offset 6)
 //!   carries no d, which both engines need: softcca computes d = e⁻¹ mod (p − 1)(q − 1) with
 //!   crypto-bigint (constant-time inversion). softcca also reads the reserved field at
 //!   offset 6 as the length of a d that follows U (0 in IBM's structure). A key value that
 //!   aws-lc-rs refuses (below 2048 bits) is built by RustCrypto `rsa` 0.10, which must find
-//!   the same dp, dq and U (8/770 otherwise). An RSA-AESM key value (n, e, d without the
-//!   primes) is 8/2; RSA-AESM skeletons work.
+//!   the same dp, dq and U (8/770 otherwise). An RSA-AESM key value (n, e, d) is built
+//!   the same way as RSAMEVAR's (clear X'30').
 //! - The engines ([`super::rsa_raw::RsaPrivate`]): aws-lc-rs for a key it loads (2048–8192
 //!   bits), RustCrypto `rsa` 0.10 for the others (512–2047 bits); RustCrypto also for every
 //!   PKCS-1.2 decryption (implicit rejection, below) and for PSS with a salt length other
@@ -150,7 +159,7 @@ use crate::mk::{Class, MasterKey, verification_pattern};
 use crate::rules::{self, Element, Grammar, Group};
 use crate::tokens::MasterKeyUsed;
 use crate::tokens::pka::{self, Framed, Kind, RsaPublic, id};
-use crate::tokens::pka_rsa::{AesRsa, ClearCrt, source, usage};
+use crate::tokens::pka_rsa::{AesRsa, ClearCrt, ClearMe, source, usage};
 use crate::verbs::keys::notice_for;
 use crate::verbs::rsa_gen;
 use crate::verbs::rsa_raw::{self, RsaPrivate};
@@ -177,6 +186,7 @@ impl RsaToken {
         };
         let mut rest = &sections[..];
         let mut clear_crt = None;
+        let mut clear_me = None;
         let mut private = match rest.first() {
             Some(s) if id::is_private(s.id) => {
                 rest = &rest[1..];
@@ -184,6 +194,10 @@ impl RsaToken {
                     id::RSA_AESC | id::RSA_AESM => Some(AesRsa::parse(s.bytes)?),
                     id::RSA_CRT_OPK => {
                         clear_crt = Some(ClearCrt::parse(s.bytes)?);
+                        None
+                    }
+                    id::RSA_ME_VAR => {
+                        clear_me = Some(ClearMe::parse(s.bytes)?);
                         None
                     }
                     id::ECC_PRIVATE => return Err(Failure::PkaTokenField),
@@ -198,6 +212,20 @@ impl RsaToken {
                 return Err(Failure::PkaTokenField);
             }
             private = Some(clear_crt_as_aes(&c, &public)?);
+        }
+        if let Some(c) = clear_me {
+            if kind != Kind::External {
+                return Err(Failure::PkaTokenField);
+            }
+            if public.e.is_empty() || bit_len(&c.n) != usize::from(public.n_bits) {
+                return Err(Failure::PkaTokenField);
+            }
+            private = Some(AesRsa {
+                source: source::CLEAR_IMPORT,
+                n: c.n.clone(),
+                payload: rsa_raw::der_from_me(&c.n, &public.e, &c.d)?,
+                ..AesRsa::skeleton(false, c.usage)
+            });
         }
         let name = match rest.get(1) {
             Some(s) => Some(pka::parse_name(s.bytes)?),
@@ -573,6 +601,33 @@ pub(crate) fn csndpkb(_card: &Card, rule_array: &[Element], p: Params) -> Result
             RsaToken::parse(&token)?;
             return token_reply(token, capacity, None);
         }
+        "RSAMEVAR" => {
+            let k = parse_kvs(kvs, false)?;
+            if k.n.is_empty() || k.d.is_empty() {
+                return Err(Failure::NotSupported);
+            }
+            let section = ClearMe {
+                usage: usage_byte(&chosen),
+                n: k.n.to_vec(),
+                d: Zeroizing::new(significant(k.d).to_vec()),
+            };
+            let public = RsaPublic {
+                e: k.e.to_vec(),
+                n_bits: n_bits16(k.n_bits)?,
+                n: Vec::new(),
+            };
+            let name = name.as_ref().map(pka::name_section);
+            let private = section.to_bytes()?;
+            let public = public.to_bytes()?;
+            let mut sections: Vec<&[u8]> = vec![&private, &public];
+            if let Some(n) = &name {
+                sections.push(n);
+            }
+            let token = pka::assemble(Kind::External, &sections)?;
+            // n, e and d must form a key.
+            RsaToken::parse(&token)?;
+            return token_reply(token, capacity, None);
+        }
         "RSA-AESC" => true,
         "RSA-AESM" => false,
         "RSA-PUBL" => {
@@ -601,10 +656,14 @@ pub(crate) fn csndpkb(_card: &Card, rule_array: &[Element], p: Params) -> Result
     let k = parse_kvs(kvs, crt)?;
     let n_bits = n_bits16(k.n_bits)?;
     let mut section = AesRsa::skeleton(crt, usage_byte(&chosen));
-    if !k.n.is_empty() {
-        if !crt {
-            return Err(Failure::NotSupported);
+    if !k.n.is_empty() && !crt {
+        if k.d.is_empty() {
+            return Err(Failure::PkaTokenField);
         }
+        section.source = source::CLEAR_IMPORT;
+        section.n = k.n.to_vec();
+        section.payload = rsa_raw::der_from_me(k.n, k.e, significant(k.d))?;
+    } else if !k.n.is_empty() {
         let [pp, q, dp, dq, u] = k.crt;
         let d = if k.d.is_empty() {
             private_exponent(pp, q, k.e, k.n_bits)?

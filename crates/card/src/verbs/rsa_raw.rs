@@ -221,6 +221,24 @@ pub(crate) fn der_from_parts(
     Ok(derived)
 }
 
+/// A private key from its modulus-exponent form (n, e, d), as PKCS #8 DER: RustCrypto
+/// recovers p and q (NIST SP 800-56B rev. 2 appendix C.2), which it does for
+/// 2¹⁶ < e < 2²⁵⁶ only — a key with e = 3 in this form is 8/770 (IBM is silent; a real
+/// card computes without the primes).
+pub(crate) fn der_from_me(n: &[u8], e: &[u8], d: &[u8]) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    let bad = |_| Failure::PkaTokenField;
+    let bits = u32::try_from(n.len() * 8).map_err(|_| Failure::PkaTokenField)?;
+    let e_bits = u32::try_from(e.len().max(1) * 8).map_err(|_| Failure::PkaTokenField)?;
+    let key = PrivateKey::from_components(
+        BoxedUint::from_be_slice(n, bits).map_err(bad)?,
+        BoxedUint::from_be_slice(e, e_bits).map_err(bad)?,
+        BoxedUint::from_be_slice(d, bits).map_err(bad)?,
+        Vec::new(),
+    )
+    .map_err(|_| Failure::PkaTokenField)?;
+    rc_der(&key)
+}
+
 /// The raw private operation m = c^d mod n, blinded, with the CRT fault check, on a
 /// big-endian input exactly one modulus long; the output is one modulus long. An input not
 /// below n is 8/72 (IBM is silent; the length error a caller can correct).
