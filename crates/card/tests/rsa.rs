@@ -761,6 +761,7 @@ fn pkd_timing_valid_vs_invalid() {
     let other = generate(card, "KEY-MGMT");
     let public = pkx(card, key);
     let other_public = pkx(card, &other);
+    let (our_n, _) = public_parts(&public);
     let n: usize = std::env::var("SOFTCCA_PKD_SAMPLES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -772,7 +773,14 @@ fn pkd_timing_valid_vs_invalid() {
         let ct = bytes_out(&pke(card, &["PKCS-1.2"], &public, &value), "PKE");
         let mut bad = ct.clone();
         bad[1 + i % 254] ^= 0x01;
-        let foreign = bytes_out(&pke(card, &["PKCS-1.2"], &other_public, &value), "PKE");
+        // A ciphertext not below this key's modulus is refused on its face (public);
+        // only those below it are decrypted.
+        let foreign = loop {
+            let c = bytes_out(&pke(card, &["PKCS-1.2"], &other_public, &value), "PKE");
+            if c < our_n {
+                break c;
+            }
+        };
         inputs[0].push(ct);
         inputs[1].push(bad);
         inputs[2].push(foreign);

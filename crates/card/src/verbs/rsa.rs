@@ -1237,7 +1237,7 @@ fn raw_block(scheme: RawScheme, data: &[u8], k: usize, n_bits: usize) -> Result<
             block[k - data.len()..].copy_from_slice(data);
         }
         RawScheme::X931 => {
-            if n_bits % 8 != 0 || data.len() + 4 > k {
+            if !n_bits.is_multiple_of(8) || data.len() + 4 > k {
                 return Err(Failure::Length);
             }
             let spec = x931_specifier(data.len())?;
