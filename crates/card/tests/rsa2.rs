@@ -458,7 +458,15 @@ fn implicit_rejection_at_small_sizes() {
         let other = bytes_out(&pkg(&card, &["MASTER"], &skel), "PKG other");
         let public = pkx(&card, &key);
         let value = [0x11u8; 16];
-        let ct = bytes_out(&pke(&card, &["PKCS-1.2"], &public, &value), "PKE");
+        // Below both moduli, so the other key deciphers it too (a ciphertext not below n
+        // is refused on its face).
+        let (other_n, _) = public_parts(&pkx(&card, &other));
+        let ct = loop {
+            let c = bytes_out(&pke(&card, &["PKCS-1.2"], &public, &value), "PKE");
+            if c < other_n {
+                break c;
+            }
+        };
         assert_eq!(
             bytes_out(&pkd(&card, &["PKCS-1.2"], &key, &ct), "PKD"),
             value
@@ -563,4 +571,73 @@ fn modulus_exponent_keys_rsamevar_and_rsa_aesm_sign_decrypt_and_import() {
         (8, 2),
         "internal X'09'",
     );
+}
+
+fn pkg_regen(
+    card: &Card,
+    rules: &[&str],
+    regen: &[u8],
+    skeleton: &[u8],
+) -> softcca_wire::VerbResponse {
+    call(
+        card,
+        "CSNDPKG",
+        rules,
+        vec![
+            Param::Bytes(regen.to_vec()),
+            Param::Bytes(skeleton.to_vec()),
+            Param::Bytes(vec![]),
+            Param::Int(8000),
+        ],
+    )
+}
+
+#[test]
+fn regeneration_data_gives_the_same_key_again() {
+    let card = new_card(26);
+    load_apka(&card, 0x26);
+    let other_card = new_card(27);
+    load_apka(&other_card, 0x27);
+    for (bits, e) in [
+        (1024, &[1, 0, 1][..]),
+        (2048, &[1, 0, 1][..]),
+        (1024, &[][..]),
+    ] {
+        let skel = bytes_out(
+            &pkb(
+                &card,
+                &["RSA-AESC", "KEY-MGMT"],
+                skeleton_kvs(bits, e),
+                vec![],
+            ),
+            "skeleton",
+        );
+        let modulus = |c: &Card, rules: &[&str], regen: &[u8]| {
+            let key = bytes_out(&pkg_regen(c, rules, regen, &skel), "PKG regen");
+            let hash = [0x44u8; 32];
+            let sig = bytes_out(&dsg(c, &["PKCS-1.1"], &key, &hash), "DSG");
+            let public = pkx(c, &key);
+            assert_eq!(dsv(c, &["PKCS-1.1"], &public, &hash, &sig), (0, 0));
+            public_parts(&public)
+        };
+        let a = modulus(&card, &["MASTER"], b"seed0001");
+        // The same data: the same key, on another card and in another form.
+        assert_eq!(modulus(&other_card, &["CLEAR"], b"seed0001"), a, "{bits}");
+        // Other data: another key.
+        assert_ne!(modulus(&card, &["MASTER"], b"seed0002"), a, "{bits}");
+        if e.is_empty() {
+            assert_eq!(a.1.len(), 4, "a random 32-bit exponent, from the data");
+        }
+    }
+    let skel = bytes_out(
+        &pkb(&card, &["RSA-AESC"], skeleton_kvs(1024, &[1, 0, 1]), vec![]),
+        "skeleton",
+    );
+    for len in [1usize, 7, 257] {
+        assert_refused(
+            &pkg_regen(&card, &["MASTER"], &vec![1; len], &skel),
+            (8, 72),
+            "regeneration data of 8 to 256 bytes",
+        );
+    }
 }

@@ -21,7 +21,8 @@ use zeroize::Zeroizing;
 
 use crate::card::Card;
 use crate::error::Failure;
-use crate::verbs::rsa_raw::{CardRng, rc_der};
+use crate::rng::hash_drbg::{HashDrbg, MAX_BYTES_PER_REQUEST};
+use crate::verbs::rsa_raw::{CardRng, RngFailed, rc_der};
 
 /// A new pair of `bits` bits with the exponent `e` (big-endian) as PKCS #8 DER and its
 /// modulus. A DRBG failure is 12/338, and so is a pair that cannot be written.
@@ -38,6 +39,85 @@ pub(crate) fn generate(
     if rng.failed {
         return Err(Failure::RngFault);
     }
+    let n = key.n().to_be_bytes().to_vec();
+    Ok((rc_der(&key)?, n))
+}
+
+/// A Hash_DRBG instance (the card's own SHA-256 Hash_DRBG, SP 800-90A) seeded with CSNDPKG's
+/// regeneration data: entropy input SHA-256("softcca CSNDPKG regeneration data" ‖ data),
+/// nonce the modulus length and a label, personalization the data itself. IBM is silent
+/// on how regeneration data seeds the generator; softcca's choice is deterministic per
+/// (data, size, exponent) and documented here.
+struct SeededRng(HashDrbg);
+
+impl std::fmt::Debug for SeededRng {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SeededRng")
+    }
+}
+
+impl SeededRng {
+    fn new(regen: &[u8], bits: usize, what: &[u8]) -> Result<SeededRng, Failure> {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"softcca CSNDPKG regeneration data");
+        h.update(regen);
+        let entropy = zeroize::Zeroizing::new(<[u8; 32]>::from(h.finalize()));
+        let mut nonce = [0u8; 16];
+        nonce[..8].copy_from_slice(&(bits as u64).to_be_bytes());
+        let tag = &what[..what.len().min(8)];
+        nonce[8..8 + tag.len()].copy_from_slice(tag);
+        HashDrbg::instantiate(&entropy[..], &nonce, regen)
+            .map(SeededRng)
+            .map_err(|_| Failure::Length)
+    }
+}
+
+impl rsa::rand_core::TryRng for SeededRng {
+    type Error = RngFailed;
+
+    fn try_next_u32(&mut self) -> Result<u32, RngFailed> {
+        let mut b = [0u8; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, RngFailed> {
+        let mut b = [0u8; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), RngFailed> {
+        for chunk in dest.chunks_mut(MAX_BYTES_PER_REQUEST) {
+            self.0.generate(chunk, &[]).map_err(|_| RngFailed)?;
+        }
+        Ok(())
+    }
+}
+
+impl rsa::rand_core::TryCryptoRng for SeededRng {}
+
+/// Bytes from the instance seeded with `regen` for a `bits`-bit key (the random exponent).
+pub(crate) fn regeneration_bytes(regen: &[u8], bits: u16, out: &mut [u8]) -> Result<(), Failure> {
+    use rsa::rand_core::TryRng;
+    SeededRng::new(regen, usize::from(bits), b"exponent")?
+        .try_fill_bytes(out)
+        .map_err(|_| Failure::RngFault)
+}
+
+/// The pair CSNDPKG generates from regeneration data: the same data, size and exponent give
+/// the same pair.
+pub(crate) fn regenerate(
+    regen: &[u8],
+    bits: usize,
+    e: &[u8],
+) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), Failure> {
+    let mut rng = SeededRng::new(regen, bits, b"primes")?;
+    let e_bits = u32::try_from(e.len().max(1) * 8).map_err(|_| Failure::RngFault)?;
+    let e = BoxedUint::from_be_slice(e, e_bits).map_err(|_| Failure::RngFault)?;
+    let key =
+        PrivateKey::new_with_exp_unchecked(&mut rng, bits, e).map_err(|_| Failure::RngFault)?;
     let n = key.n().to_be_bytes().to_vec();
     Ok((rc_der(&key)?, n))
 }
