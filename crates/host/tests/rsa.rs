@@ -145,3 +145,79 @@ fn rsa_key_by_label() {
         .expect("CSNDDSG after RTCMK");
     assert_eq!(codes, Codes::new(0, 0));
 }
+
+/// A 1024-bit key (RustCrypto's engine) through the host methods: regeneration data, the
+/// raw signature formats, PSS with another salt, OAEP SHA-384 and ZERO-PAD encryption,
+/// PKCS-1.2 implicit rejection.
+#[test]
+fn small_keys_and_every_padding_through_the_host_library() {
+    let card = memory_card(12);
+    let cca = Cca::with_card(Arc::clone(&card));
+    load_apka(&cca, 0x5C);
+    let mut kvs = skeleton_kvs();
+    kvs[0..2].copy_from_slice(&1024u16.to_be_bytes());
+    let skeleton = cca
+        .pka_key_token_build(&["RSA-AESC", "KEY-MGMT"], &kvs, PkaBuildExtras::default())
+        .expect("CSNDPKB");
+    let (key, codes) = cca
+        .pka_key_generate(&["MASTER"], b"regenerate me", &skeleton, &[0u8; 64])
+        .expect("CSNDPKG");
+    assert_eq!(codes, Codes::new(0, 0));
+    let (again, _) = cca
+        .pka_key_generate(&["CLEAR"], b"regenerate me", &skeleton, &[0u8; 64])
+        .expect("CSNDPKG");
+    let public = cca.pka_public_key_extract(&[], &key).expect("CSNDPKX");
+    assert_eq!(
+        cca.pka_public_key_extract(&[], &again).expect("CSNDPKX"),
+        public,
+        "the same regeneration data, the same key"
+    );
+
+    let hash = [0x3Bu8; 32];
+    let mut pss = 0u32.to_be_bytes().to_vec();
+    pss.extend_from_slice(&hash);
+    for (rules, data) in [
+        (&["X9.31"][..], &hash[..]),
+        (&["ZERO-PAD"][..], &hash[..]),
+        (&["PKCS-PSS"][..], &pss[..]),
+        (&["PKCS-1.1", "HASH", "SHA-256"][..], &hash[..]),
+    ] {
+        let (sig, bits, codes) = cca
+            .digital_signature_generate(rules, &key, data, 128)
+            .expect("CSNDDSG");
+        assert_eq!((bits, codes, sig.len()), (1024, Codes::new(0, 0), 128));
+        assert_eq!(
+            cca.digital_signature_verify(rules, &public, data, &sig)
+                .expect("CSNDDSV"),
+            Codes::new(0, 0),
+            "{rules:?}"
+        );
+    }
+
+    let ct = cca
+        .pka_encrypt(&["PKCSOAEP", "SHA-384"], &[5; 8], &[], &public)
+        .expect("CSNDPKE");
+    let (value, _) = cca
+        .pka_decrypt(&["PKCSOAEP", "SHA-384"], &ct, &[], &key)
+        .expect("CSNDPKD");
+    assert_eq!(value, vec![5; 8]);
+    // ZERO-PAD decrypts with the clear key only; the whole block comes back.
+    let ct = cca
+        .pka_encrypt(&["ZERO-PAD"], &[6; 8], &[], &public)
+        .expect("CSNDPKE");
+    let (block, _) = cca
+        .pka_decrypt(&["ZERO-PAD"], &ct, &[], &again)
+        .expect("CSNDPKD");
+    assert_eq!(block.len(), 128);
+    assert_eq!(&block[120..], &[6; 8]);
+    let err = cca
+        .pka_decrypt(&["ZERO-PAD"], &ct, &[], &key)
+        .expect_err("an internal key");
+    assert_eq!(err.codes, Codes::new(8, 47));
+    // PKCS-1.2 with a bad padding: 0/0 and a synthetic value.
+    let (synthetic, codes) = cca
+        .pka_decrypt(&["PKCS-1.2"], &ct, &[], &key)
+        .expect("implicit rejection");
+    assert_eq!(codes, Codes::new(0, 0));
+    assert!(synthetic.len() <= 128 - 11);
+}
