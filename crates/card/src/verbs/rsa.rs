@@ -1688,3 +1688,85 @@ pub(crate) fn csndpkd(card: &Card, rule_array: &[Element], p: Params) -> Result<
         ..Reply::default()
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::Model;
+    use crate::platform::{FixedClock, MemoryBatteryRam, MemoryFlash, Platform};
+    use crate::rng::insecure_test_sources::CountingSource;
+
+    fn card_and_key() -> (Card, RsaKey) {
+        let platform = Platform {
+            entropy: Box::new(CountingSource::new(41)),
+            clock: Box::new(FixedClock(1_750_000_000)),
+            flash: Box::new(Arc::new(MemoryFlash::default())),
+            bbram: Box::new(Arc::new(MemoryBatteryRam::default())),
+        };
+        let card = Card::power_on(platform, Some(Model::Ibm4767))
+            .expect("powers on")
+            .0;
+        let (der, n) = new_pair(&card, &[], 1024, &[1, 0, 1]).expect("a pair");
+        let key = RsaKey {
+            token: RsaToken {
+                kind: Kind::External,
+                private: Some(AesRsa {
+                    n,
+                    payload: der.clone(),
+                    ..AesRsa::skeleton(true, usage::KEY_MGMT)
+                }),
+                public: RsaPublic {
+                    e: vec![1, 0, 1],
+                    n_bits: 1024,
+                    n: Vec::new(),
+                },
+                name: None,
+            },
+            der: Some(der),
+            used: None,
+        };
+        (card, key)
+    }
+
+    #[test]
+    fn decipher_key_answers_a_wrong_length_with_a_random_key() {
+        let (card, key) = card_and_key();
+        let des = [8, 16, 24];
+        let value = [0x5Au8; 16];
+        let ct = encipher(&key, Pad::Pkcs1, &value, 128).unwrap();
+        assert_eq!(
+            &decipher_key(&card, &key, Pad::Pkcs1, &ct, &des, 24).unwrap()[..],
+            &value
+        );
+        // A value of no DES length: 0/0 and a random key of the fallback length.
+        let ct = encipher(&key, Pad::Pkcs1, &[0x5A; 20], 128).unwrap();
+        let a = decipher_key(&card, &key, Pad::Pkcs1, &ct, &des, 24).unwrap();
+        let b = decipher_key(&card, &key, Pad::Pkcs1, &ct, &des, 24).unwrap();
+        assert_eq!((a.len(), b.len()), (24, 24));
+        assert_ne!(a, b, "fresh from the DRBG each time");
+        // A bad padding: 0/0 and a value of a DES length, whichever way it was reached.
+        let mut bad = ct.clone();
+        bad[40] ^= 1;
+        let r = decipher_key(&card, &key, Pad::Pkcs1, &bad, &des, 24).unwrap();
+        assert!(des.contains(&r.len()));
+        // OAEP has no implicit rejection: a wrong length is the one code.
+        let oaep = Pad::Oaep(&OAEP_SHA1_MGF1SHA1, 20);
+        let ct = encipher(&key, oaep, &[0x5A; 20], 128).unwrap();
+        assert_eq!(
+            decipher_key(&card, &key, oaep, &ct, &des, 24).unwrap_err(),
+            Failure::PkaDecryptDecode
+        );
+        let ct = encipher(&key, oaep, &value, 128).unwrap();
+        assert_eq!(
+            &decipher_key(&card, &key, oaep, &ct, &des, 24).unwrap()[..],
+            &value
+        );
+        assert_eq!(
+            decipher_key(&card, &key, Pad::Pkcs1, &ct, &des, 0).unwrap_err(),
+            Failure::Length
+        );
+    }
+}
