@@ -337,15 +337,21 @@ fn pss_any_salt_and_sha1_sha224_sign_and_verify() {
             .expect("the oracle verifies SHA-1 PKCS #1");
         }
     }
-    // A salt too long for the modulus.
+    // A salt too long for the modulus, up to the largest length the 4 bytes can say.
     let hash = [7u8; 32];
-    let mut input = 250u32.to_be_bytes().to_vec();
-    input.extend_from_slice(&hash);
-    assert_refused(
-        &dsg(card, &["PKCS-PSS"], key, &input),
-        (8, 72),
-        "salt too long",
-    );
+    for salt in [223u32, 250, u32::MAX] {
+        let mut input = salt.to_be_bytes().to_vec();
+        input.extend_from_slice(&hash);
+        assert_refused(
+            &dsg(card, &["PKCS-PSS"], key, &input),
+            (8, 72),
+            "salt too long",
+        );
+        assert_eq!(
+            dsv(card, &["PKCS-PSS"], &public, &input, &[1; 256]),
+            (4, 429)
+        );
+    }
 }
 
 #[test]
@@ -555,6 +561,23 @@ fn modulus_exponent_keys_rsamevar_and_rsa_aesm_sign_decrypt_and_import() {
             "d not the key's",
         );
     }
+    // d = 0, d not below n, e = 3 (no prime recovery below 2¹⁶), a huge e.
+    let zero_d = me_kvs(&k.n, &k.e, &[0]);
+    let big_d = me_kvs(&k.n, &k.e, &[0xFF; 256]);
+    let e3 = me_kvs(&k.n, &[3], &k.d);
+    let e_huge = me_kvs(&k.n, &[0xFF; 40], &k.d);
+    for (kvs, what) in [
+        (zero_d, "d = 0"),
+        (big_d, "d ≥ n"),
+        (e3, "e = 3"),
+        (e_huge, "e of 320 bits"),
+    ] {
+        for form in ["RSAMEVAR", "RSA-AESM"] {
+            let r = pkb(&card, &[form], kvs.clone(), vec![]);
+            assert_ne!(codes(&r), (0, 0), "{form} {what}");
+            assert!(r.outputs.is_empty());
+        }
+    }
     // A corrupted X'09' section.
     let clear = bytes_out(&pkb(&card, &["RSAMEVAR"], kvs.clone(), vec![]), "RSAMEVAR");
     for at in [9usize, 10, 11, 8 + 24, 8 + 28, 8 + 116, 8 + 118, 8 + 120] {
@@ -564,6 +587,12 @@ fn modulus_exponent_keys_rsamevar_and_rsa_aesm_sign_decrypt_and_import() {
         assert_ne!(codes(&r), (0, 0), "byte {at}");
         assert!(r.outputs.is_empty());
     }
+    // A d of zero bytes inside the section (the card's prime recovery must not underflow).
+    let d_len = usize::from(u16::from_be_bytes([clear[8 + 116], clear[8 + 117]]));
+    let mut zero_d = clear.clone();
+    zero_d[8 + 132..8 + 132 + d_len].fill(0);
+    let r = dsg(&card, &["PKCS-1.1"], &zero_d, &hash);
+    assert_eq!(codes(&r), (8, 770), "d of zeros");
     let mut internal_form = clear.clone();
     internal_form[8 + 28] = 0x02;
     assert_refused(

@@ -227,6 +227,21 @@ pub(crate) fn der_from_parts(
 /// card computes without the primes).
 pub(crate) fn der_from_me(n: &[u8], e: &[u8], d: &[u8]) -> Result<Zeroizing<Vec<u8>>, Failure> {
     let bad = |_| Failure::PkaTokenField;
+    // `rsa`'s prime recovery computes d·e − 1 and panics when it underflows; it also needs
+    // 2¹⁶ < e, and the key's exponent must be below 2³³ anyway. So: 0 < d < n, and e in
+    // (2¹⁶, 2³³) — anything else is not a key this card uses (8/770).
+    let (n_s, d_s, e_s) = (
+        super::rsa::significant(n),
+        super::rsa::significant(d),
+        super::rsa::significant(e),
+    );
+    let d_below_n = d_s.len() < n_s.len() || (d_s.len() == n_s.len() && d_s < n_s);
+    let e_value = (e_s.len() <= 8)
+        .then(|| e_s.iter().fold(0u64, |a, &b| (a << 8) | u64::from(b)))
+        .unwrap_or(u64::MAX);
+    if d_s.is_empty() || !d_below_n || e_value <= 1 << 16 || e_value >= 1 << 33 {
+        return Err(Failure::PkaTokenField);
+    }
     let bits = u32::try_from(n.len() * 8).map_err(|_| Failure::PkaTokenField)?;
     let e_bits = u32::try_from(e.len().max(1) * 8).map_err(|_| Failure::PkaTokenField)?;
     let key = PrivateKey::from_components(
@@ -300,6 +315,13 @@ fn pkcs1(prefix: &'static [u8], hash_len: usize) -> rsa::Pkcs1v15Sign {
 pub(crate) fn rc_sign(key: &PrivateKey, pad: SigPad, hash: &[u8]) -> Result<Vec<u8>, Failure> {
     use rsa::sha2::{Sha224, Sha256, Sha384, Sha512};
     use rsa::{Pss, traits::SignatureScheme};
+    // `rsa` allocates the salt before it checks that it fits: a caller's 4-byte salt length
+    // must be checked here first.
+    if let SigPad::Pss(salt) = pad
+        && salt.saturating_add(hash.len()).saturating_add(2) > key.size()
+    {
+        return Err(Failure::Length);
+    }
     let mut rng = AwsRng::default();
     fn go<S: SignatureScheme>(
         key: &PrivateKey,
@@ -333,6 +355,11 @@ pub(crate) fn rc_verify(key: &PublicKey, pad: SigPad, hash: &[u8], signature: &[
     use rsa::{Pss, traits::SignatureScheme};
     fn go<S: SignatureScheme>(key: &PublicKey, s: S, hash: &[u8], signature: &[u8]) -> bool {
         key.verify(s, hash, signature).is_ok()
+    }
+    if let SigPad::Pss(salt) = pad
+        && salt.saturating_add(hash.len()).saturating_add(2) > key.size()
+    {
+        return false;
     }
     match pad {
         SigPad::Pkcs1(prefix) => go(key, pkcs1(prefix, hash.len()), hash, signature),
