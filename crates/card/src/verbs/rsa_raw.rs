@@ -236,9 +236,11 @@ pub(crate) fn der_from_me(n: &[u8], e: &[u8], d: &[u8]) -> Result<Zeroizing<Vec<
         super::rsa::significant(e),
     );
     let d_below_n = d_s.len() < n_s.len() || (d_s.len() == n_s.len() && d_s < n_s);
-    let e_value = (e_s.len() <= 8)
-        .then(|| e_s.iter().fold(0u64, |a, &b| (a << 8) | u64::from(b)))
-        .unwrap_or(u64::MAX);
+    let e_value = if e_s.len() <= 8 {
+        e_s.iter().fold(0u64, |a, &b| (a << 8) | u64::from(b))
+    } else {
+        u64::MAX
+    };
     if d_s.is_empty() || !d_below_n || e_value <= 1 << 16 || e_value >= 1 << 33 {
         return Err(Failure::PkaTokenField);
     }
