@@ -38,6 +38,7 @@ use crate::firmware::Image;
 use crate::mk::{Class, MasterKey, NewState, Register, verification_pattern};
 use crate::model::{Identity, Model, serial_from_random};
 use crate::platform::{BatteryRam, Clock, Flash, Platform};
+use crate::retained;
 use crate::rng::{CardRng, RngFault};
 use crate::rules::Element;
 use crate::segments::{
@@ -201,6 +202,9 @@ pub struct Card {
     device_key: Mutex<Option<DeviceKey>>,
     storage: Mutex<Storage>,
     held_hashes: HeldHashes,
+    /// The retained keys (`None` until first read from their flash blob). Lock order:
+    /// retained → registers → RNG → storage.
+    retained: Mutex<Option<retained::Keys>>,
 }
 
 impl std::fmt::Debug for Card {
@@ -331,6 +335,7 @@ impl Card {
             }),
             device_key: Mutex::new(device_key),
             held_hashes: HeldHashes::default(),
+            retained: Mutex::new(None),
             storage: Mutex::new(Storage {
                 flash,
                 bbram,
@@ -533,11 +538,13 @@ impl Card {
             "CSNDEDH" => verbs::ecc::csndedh(self, rules, params),
             "CSNDKTC" => verbs::pka::csndktc(self, rules, params),
             "CSNDPKB" => verbs::pka::csndpkb(self, rules, params),
-            "CSNDPKD" => verbs::rsa::csndpkd(self, rules, params),
+            "CSNDPKD" => verbs::pka::csndpkd(self, rules, params),
             "CSNDPKE" => verbs::rsa::csndpke(self, rules, params),
             "CSNDPKG" => verbs::pka::csndpkg(self, rules, params),
             "CSNDPKI" => verbs::pka::csndpki(self, rules, params),
             "CSNDPKX" => verbs::pka::csndpkx(self, rules, params),
+            "CSNDRKD" => verbs::retained::csndrkd(self, rules, params),
+            "CSNDRKL" => verbs::retained::csndrkl(self, rules, params),
             "CSNDSYG" => verbs::syx::csndsyg(self, rules, params),
             "CSNDSYI" => verbs::syx::csndsyi(self, rules, params),
             "CSNDSYX" => verbs::syx::csndsyx(self, rules, params),
@@ -582,7 +589,7 @@ impl Card {
             })
             .sum::<usize>()
             > LONG_TEXT;
-        pka || long_text || matches!(request.verb.as_str(), "CSNBMKP" | "CSUACFC")
+        pka || long_text || matches!(request.verb.as_str(), "CSNBMKP" | "CSUACFC" | "CSNDRKD")
     }
 
     /// The device-driver status word: 0 when the card is well; otherwise the code of IBM's
@@ -662,6 +669,8 @@ impl Card {
             self.blocked.store(true, Ordering::Release);
         }
         self.epoch.fetch_add(1, Ordering::AcqRel);
+        let mut retained_keys = lock(&self.retained);
+        *retained_keys = Some(retained::Keys::default());
         let mut registers = self.registers_write();
         *registers = Default::default();
         *lock(&self.device_key) = None;
@@ -671,6 +680,7 @@ impl Card {
         let mut storage = self.storage_lock();
         let _ = storage.bbram.zeroize();
         storage.storage_key.zeroize();
+        let _ = storage.flash.remove(retained::BLOB);
         let tomb = Persistent {
             identity: self.identity.clone(),
             disabled: Some(sensor),
@@ -718,6 +728,7 @@ impl Card {
             message: "the card could not write its flash".into(),
         };
         let message = {
+            let mut retained_keys = lock(&self.retained);
             let mut registers = self.registers_write();
             let mut public = lock(&self.public);
             let signer = Certificate::from_bytes(&public.certificates.code_signer)
@@ -734,6 +745,13 @@ impl Card {
                     .map_err(flash_error)?;
             }
             let next_registers = if plan.clear_secrets {
+                // The retained keys go with the master keys: removed first, so that no
+                // crash leaves them to the next owner.
+                self.storage_lock()
+                    .flash
+                    .remove(retained::BLOB)
+                    .map_err(flash_error)?;
+                *retained_keys = Some(retained::Keys::default());
                 Default::default()
             } else {
                 registers.clone()
@@ -1082,6 +1100,62 @@ impl Card {
             .flash
             .write(STATE_BLOB, &blob)
             .map_err(|_| Failure::StateNotCommitted)
+    }
+
+    /// Runs `f` with the retained keys, reading them from their sealed flash blob on first
+    /// use (a blob that does not open: 8/1031).
+    pub(crate) fn with_retained<T>(
+        &self,
+        f: impl FnOnce(&retained::Keys) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        let mut keys = lock(&self.retained);
+        f(self.loaded_retained(&mut keys)?)
+    }
+
+    /// Changes the retained keys: `change` computes the next set, which is sealed and written
+    /// to flash before it takes effect. A refused change or a failed write changes nothing.
+    pub(crate) fn update_retained<T>(
+        &self,
+        change: impl FnOnce(&retained::Keys) -> Result<(retained::Keys, T), Failure>,
+    ) -> Result<T, Failure> {
+        let mut keys = lock(&self.retained);
+        let (next, out) = change(self.loaded_retained(&mut keys)?)?;
+        let mut nonce = [0u8; 12];
+        self.random(&mut nonce)?;
+        let storage = self.storage_lock();
+        if storage.storage_key.is_empty() {
+            return Err(Failure::CardUnavailable);
+        }
+        let blob = next.seal(&storage.storage_key, nonce)?;
+        storage
+            .flash
+            .write(retained::BLOB, &blob)
+            .map_err(|_| Failure::StateNotCommitted)?;
+        drop(storage);
+        *keys = Some(next);
+        Ok(out)
+    }
+
+    fn loaded_retained<'k>(
+        &self,
+        keys: &'k mut Option<retained::Keys>,
+    ) -> Result<&'k retained::Keys, Failure> {
+        if keys.is_none() {
+            let storage = self.storage_lock();
+            if storage.storage_key.is_empty() {
+                return Err(Failure::CardUnavailable);
+            }
+            let loaded = match storage
+                .flash
+                .read(retained::BLOB)
+                .map_err(|_| Failure::RetainedKeyData)?
+            {
+                None => retained::Keys::default(),
+                Some(blob) => retained::Keys::open(&blob, &storage.storage_key)?,
+            };
+            *keys = Some(loaded);
+        }
+        keys.as_ref().ok_or(Failure::RetainedKeyData)
     }
 
     fn registers_read(&self) -> RwLockReadGuard<'_, [Register; 4]> {

@@ -175,6 +175,21 @@ pub enum Failure {
     /// 8/2054) was not retrieved; softcca answers one of them, 8/2054, for every decoding
     /// failure alike so that the code is no padding oracle.
     PkaDecryptDecode,
+    /// PKA_Key_Generate RETAIN with a label a retained key already has. 8/1025 ("Registered
+    /// Public Key or Retained Private Key name already exists", CCA254 Fig. A-4, p=368).
+    RetainedKeyExists,
+    /// Retained_Key_Delete of a label no retained key has. 8/1026 ("Key name (Registered
+    /// Public Key or Retained Private Key) does not exist", CCA254 Fig. A-4, p=368).
+    RetainedKeyNotFound,
+    /// The retained keys cannot be used or extended: the card holds as many as it can
+    /// (IBM names no narrower code), or their sealed flash blob does not open. 8/1031
+    /// ("There is an error in using Registered Public Key or Retained Private Key data",
+    /// CCA254 Fig. A-4, p=368).
+    RetainedKeyData,
+    /// PKA_Key_Generate RETAIN with a skeleton whose usage is not signature only (KEY-MGMT,
+    /// KM-ONLY). 12/3046 (IBM Docs "CCA for Linux", "Using retained keys": such an attempt
+    /// "fails with error 12 reason code 3046").
+    RetainKeyManagement,
 }
 
 impl Failure {
@@ -215,6 +230,10 @@ impl Failure {
             Failure::CurveNotSupported => Codes::new(8, 874),
             Failure::CurveMismatch => Codes::new(8, 2158),
             Failure::PkaDecryptDecode => Codes::new(8, 2054),
+            Failure::RetainedKeyExists => Codes::new(8, 1025),
+            Failure::RetainedKeyNotFound => Codes::new(8, 1026),
+            Failure::RetainedKeyData => Codes::new(8, 1031),
+            Failure::RetainKeyManagement => Codes::new(12, 3046),
         }
     }
 }
@@ -333,6 +352,10 @@ mod tests {
         Failure::CurveNotSupported,
         Failure::CurveMismatch,
         Failure::PkaDecryptDecode,
+        Failure::RetainedKeyExists,
+        Failure::RetainedKeyNotFound,
+        Failure::RetainedKeyData,
+        Failure::RetainKeyManagement,
     ];
 
     #[test]
@@ -363,5 +386,9 @@ mod tests {
         assert_eq!(Notice::KeyParity.codes(), Codes::new(0, 2));
         assert_eq!(Notice::ControlVectorNotParsed.codes(), Codes::new(4, 2039));
         assert_eq!(Notice::KeyLengthMismatch.codes(), Codes::new(4, 195));
+        assert_eq!(Failure::RetainedKeyExists.codes(), Codes::new(8, 1025));
+        assert_eq!(Failure::RetainedKeyNotFound.codes(), Codes::new(8, 1026));
+        assert_eq!(Failure::RetainedKeyData.codes(), Codes::new(8, 1031));
+        assert_eq!(Failure::RetainKeyManagement.codes(), Codes::new(12, 3046));
     }
 }

@@ -25,6 +25,7 @@ pub mod firmware;
 pub mod mk;
 pub mod model;
 pub mod platform;
+mod retained;
 pub mod rng;
 pub mod rules;
 pub mod segments;

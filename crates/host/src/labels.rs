@@ -14,6 +14,15 @@
 //! library behave alike. A label that is badly formed is 8/32, one with no record 8/30
 //! (IBM's codes for key storage); the card is not called then.
 //!
+//! Retained keys (CSNDPKG RETAIN) are named by labels too, but they live in the card, not in
+//! key storage (CCA 2.54 p=112: the label "references the key storage within the
+//! Coprocessor, and … must not reference a record in the host-system key-storage"). Where
+//! a verb accepts a retained key (CSNDDSG, CSNDPKX, CSNDPKD: [`Storage::PkaOrRetained`]),
+//! a label with no record in PKA key storage is sent to the card as it is, and the card
+//! resolves it among its retained keys (8/30 when it has none by that name). A label that
+//! has a PKA record names that record. Retained_Key_List and Retained_Key_Delete
+//! (CSNDRKL, CSNDRKD) take labels of retained keys only and are not listed here.
+//!
 //! Known weakness, kept from IBM's design: reading the record, running the verb and writing
 //! the result back are three steps, not one transaction; two processes updating the same
 //! label at once may each see the other's token. Each single record write is atomic.
@@ -32,6 +41,9 @@ pub(crate) enum Storage {
     Aes,
     /// PKA key storage (RSA and ECC tokens).
     Pka,
+    /// PKA key storage; a label it has no record for is passed to the card as it is, for
+    /// the card's retained keys.
+    PkaOrRetained,
     /// AES key storage when the rule array names this keyword, DES key storage otherwise
     /// (verbs that take both algorithms, like Multiple_Clear_Key_Import).
     AesIf(&'static str),
@@ -133,15 +145,15 @@ pub(crate) const TABLE: &[(&str, &[KeyParam])] = &[
     ("CSNBSAD", &[key(0, Storage::Aes)]),
     ("CSNBSAE", &[key(0, Storage::Aes)]),
     // PKA (issue 4): private and public key identifiers live in PKA key storage.
-    ("CSNDDSG", &[key(0, Storage::Pka)]),
+    ("CSNDDSG", &[key(0, Storage::PkaOrRetained)]),
     ("CSNDDSV", &[key(0, Storage::Pka)]),
     ("CSNDEDH", &[key(0, Storage::Pka), key(2, Storage::Pka)]),
     ("CSNDKTC", &[updated(0, Storage::Pka, 0)]),
-    ("CSNDPKD", &[key(2, Storage::Pka)]),
+    ("CSNDPKD", &[key(2, Storage::PkaOrRetained)]),
     ("CSNDPKE", &[key(2, Storage::Pka)]),
     ("CSNDPKG", &[key(1, Storage::Pka)]),
     ("CSNDPKI", &[key(1, Storage::Des)]),
-    ("CSNDPKX", &[key(0, Storage::Pka)]),
+    ("CSNDPKX", &[key(0, Storage::PkaOrRetained)]),
     (
         "CSNDSYG",
         &[key(1, Storage::Pka), updated(2, Storage::AesIf("AES"), 0)],
@@ -173,7 +185,7 @@ fn families(storage: Storage, request: &VerbRequest) -> &'static [Family] {
     match storage {
         Storage::Des => &[Family::Des],
         Storage::Aes => &[Family::Aes],
-        Storage::Pka => &[Family::Pka],
+        Storage::Pka | Storage::PkaOrRetained => &[Family::Pka],
         Storage::AesIf(keyword) => {
             let named = softcca_card::rules::element(keyword)
                 .is_some_and(|e| request.rule_array.contains(&e));
@@ -238,7 +250,13 @@ pub(crate) fn resolve(
                 Err(other) => return Err(other),
             }
         }
-        let (family, token) = found.ok_or(Failure::LabelNotFound)?;
+        let Some((family, token)) = found else {
+            if k.storage == Storage::PkaOrRetained {
+                // Perhaps a retained key: the card decides.
+                continue;
+            }
+            return Err(Failure::LabelNotFound);
+        };
         request.params[k.param] = Param::Bytes(token);
         resolved.push(Resolved {
             family,

@@ -21,6 +21,7 @@ mod verbs_ecc;
 mod verbs_keypart;
 mod verbs_keys;
 mod verbs_pka;
+mod verbs_retained;
 mod verbs_syx;
 mod verbs_var;
 
@@ -45,6 +46,7 @@ pub use verbs_data::{Ciphered, Mac, SymmetricOutput, SymmetricRequest};
 pub use verbs_keypart::KeyTestValues;
 pub use verbs_keys::KeyTokenParts;
 pub use verbs_pka::{MAX_PKA_TOKEN, PkaBuildExtras};
+pub use verbs_retained::RetainedKeyList;
 
 /// A verb that did not do its work: IBM's return code (8 or more) and reason code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

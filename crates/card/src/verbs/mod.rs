@@ -23,6 +23,7 @@ pub(crate) mod mac;
 pub(crate) mod mkp;
 pub(crate) mod pka;
 pub(crate) mod random;
+pub(crate) mod retained;
 pub(crate) mod rsa;
 pub(crate) mod rsa_gen;
 pub(crate) mod rsa_raw;

@@ -9,6 +9,8 @@
 //!   Digital_Signature_Generate/Verify (CSNDDSG, CSNDDSV): the key token's sections (an ECC
 //!   token has a section X'20' or X'21').
 //! - PKA_Encrypt/Decrypt (CSNDPKE, CSNDPKD) are RSA only; ECC_Diffie-Hellman (CSNDEDH) ECC only.
+//! - Retained keys ([`super::retained`]): CSNDPKG with RETAIN, and a key label (not a token)
+//!   given to CSNDDSG, CSNDPKX or CSNDPKD as the key identifier.
 //!
 //! Parameter blocks (IBM's order; a length parameter that only gives a byte string's length
 //! is folded into the string; an output buffer's size travels as `Int`):
@@ -35,7 +37,7 @@ use crate::card::Card;
 use crate::error::Failure;
 use crate::rules::{self, Element};
 use crate::tokens::pka::{self, Framed, id};
-use crate::verbs::{Params, Reply, ecc, rsa};
+use crate::verbs::{Params, Reply, ecc, retained, rsa};
 
 /// The algorithm of a PKA key token, as its sections say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +90,13 @@ pub(crate) fn csndpkb(card: &Card, rule_array: &[Element], p: Params) -> Result<
 }
 
 pub(crate) fn csndpkg(card: &Card, rule_array: &[Element], p: Params) -> Result<Reply, Failure> {
+    if names(rule_array, &["RETAIN"]) {
+        return retained::csndpkg(card, rule_array, p);
+    }
+    if retained::holds_crt_skeleton(p, 1) {
+        // MASTER, CLEAR and XPORT from an X'08' skeleton (softcca builds no internal X'08').
+        return Err(Failure::NotSupported);
+    }
     match by_token(p, 1) {
         Algorithm::Ecc => ecc::csndpkg(card, rule_array, p),
         Algorithm::Rsa => rsa::csndpkg(card, rule_array, p),
@@ -103,6 +112,9 @@ pub(crate) fn csndpki(card: &Card, rule_array: &[Element], p: Params) -> Result<
 }
 
 pub(crate) fn csndpkx(card: &Card, rule_array: &[Element], p: Params) -> Result<Reply, Failure> {
+    if retained::names_label(p, 0) {
+        return retained::with_key(card, p, 0, |p| rsa::csndpkx(card, rule_array, p));
+    }
     match by_token(p, 0) {
         Algorithm::Ecc => ecc::csndpkx(card, rule_array, p),
         Algorithm::Rsa => rsa::csndpkx(card, rule_array, p),
@@ -117,10 +129,20 @@ pub(crate) fn csndktc(card: &Card, rule_array: &[Element], p: Params) -> Result<
 }
 
 pub(crate) fn csnddsg(card: &Card, rule_array: &[Element], p: Params) -> Result<Reply, Failure> {
+    if retained::names_label(p, 0) {
+        return retained::with_key(card, p, 0, |p| rsa::csnddsg(card, rule_array, p));
+    }
     match by_token(p, 0) {
         Algorithm::Ecc => ecc::csnddsg(card, rule_array, p),
         Algorithm::Rsa => rsa::csnddsg(card, rule_array, p),
     }
+}
+
+pub(crate) fn csndpkd(card: &Card, rule_array: &[Element], p: Params) -> Result<Reply, Failure> {
+    if retained::names_label(p, 2) {
+        return retained::with_key(card, p, 2, |p| rsa::csndpkd(card, rule_array, p));
+    }
+    rsa::csndpkd(card, rule_array, p)
 }
 
 pub(crate) fn csnddsv(card: &Card, rule_array: &[Element], p: Params) -> Result<Reply, Failure> {

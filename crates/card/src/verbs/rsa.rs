@@ -581,7 +581,13 @@ pub(crate) fn csndpkb(_card: &Card, rule_array: &[Element], p: Params) -> Result
         "RSA-CRT" => {
             let k = parse_kvs(kvs, true)?;
             if k.n.is_empty() {
-                return Err(Failure::NotSupported);
+                return crate::verbs::retained::crt_skeleton(
+                    usage_byte(&chosen),
+                    k.n_bits,
+                    k.e,
+                    name,
+                    capacity,
+                );
             }
             let section = ClearCrt {
                 usage: usage_byte(&chosen),
