@@ -151,7 +151,7 @@ pub(crate) const TABLE: &[(&str, &[KeyParam])] = &[
     ("CSNDKTC", &[updated(0, Storage::Pka, 0)]),
     ("CSNDPKD", &[key(2, Storage::PkaOrRetained)]),
     ("CSNDPKE", &[key(2, Storage::Pka)]),
-    ("CSNDPKG", &[key(1, Storage::Pka)]),
+    ("CSNDPKG", &[key(1, Storage::Pka), key(2, Storage::Des)]),
     ("CSNDPKI", &[key(1, Storage::Des)]),
     ("CSNDPKX", &[key(0, Storage::PkaOrRetained)]),
     (

@@ -22,6 +22,7 @@ pub(crate) mod ktc;
 pub(crate) mod mac;
 pub(crate) mod mkp;
 pub(crate) mod pka;
+pub(crate) mod pka_xport;
 pub(crate) mod random;
 pub(crate) mod retained;
 pub(crate) mod rsa;

@@ -11,6 +11,8 @@
 //! - PKA_Encrypt/Decrypt (CSNDPKE, CSNDPKD) are RSA only; ECC_Diffie-Hellman (CSNDEDH) ECC only.
 //! - Retained keys ([`super::retained`]): CSNDPKG with RETAIN, and a key label (not a token)
 //!   given to CSNDDSG, CSNDPKX or CSNDPKD as the key identifier.
+//! - RSA keys under a transport key ([`super::pka_xport`]): CSNDPKG XPORT with an RSA
+//!   skeleton, and CSNDPKI of an encrypted external RSA token.
 //!
 //! Parameter blocks (IBM's order; a length parameter that only gives a byte string's length
 //! is folded into the string; an output buffer's size travels as `Int`):
@@ -37,7 +39,7 @@ use crate::card::Card;
 use crate::error::Failure;
 use crate::rules::{self, Element};
 use crate::tokens::pka::{self, Framed, id};
-use crate::verbs::{Params, Reply, ecc, retained, rsa};
+use crate::verbs::{Params, Reply, ecc, pka_xport, retained, rsa};
 
 /// The algorithm of a PKA key token, as its sections say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +99,9 @@ pub(crate) fn csndpkg(card: &Card, rule_array: &[Element], p: Params) -> Result<
         // MASTER, CLEAR and XPORT from an X'08' skeleton (softcca builds no internal X'08').
         return Err(Failure::NotSupported);
     }
+    if names(rule_array, &["XPORT"]) && by_token(p, 1) == Algorithm::Rsa {
+        return pka_xport::csndpkg(card, rule_array, p);
+    }
     match by_token(p, 1) {
         Algorithm::Ecc => ecc::csndpkg(card, rule_array, p),
         Algorithm::Rsa => rsa::csndpkg(card, rule_array, p),
@@ -106,6 +111,8 @@ pub(crate) fn csndpkg(card: &Card, rule_array: &[Element], p: Params) -> Result<
 pub(crate) fn csndpki(card: &Card, rule_array: &[Element], p: Params) -> Result<Reply, Failure> {
     if names(rule_array, &["ECC"]) {
         ecc::csndpki(card, rule_array, p)
+    } else if p.bytes(0).is_ok_and(pka_xport::is_encrypted_external) {
+        pka_xport::csndpki(card, rule_array, p)
     } else {
         rsa::csndpki(card, rule_array, p)
     }
