@@ -133,6 +133,19 @@ fn xport_then_import_under_an_importer() {
             &pki(&card, &["RSA", "IKEK-DES"], &exported, &importer, 8000),
             "PKI",
         );
+        // CSNDPKX reads the public key of the encrypted token and of the imported one alike.
+        let pkx = |t: &[u8]| {
+            bytes_out(
+                &call(
+                    &card,
+                    "CSNDPKX",
+                    &[],
+                    vec![Param::Bytes(t.to_vec()), Param::Int(8000)],
+                ),
+                "PKX",
+            )
+        };
+        assert_eq!(pkx(&exported), pkx(&internal));
         assert_eq!(internal[0], 0x1F);
         signs_and_verifies(&card, &internal);
         // IKEK-DES is the default.

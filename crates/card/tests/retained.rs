@@ -460,3 +460,39 @@ fn the_card_retains_at_most_its_capacity() {
     assert_eq!(codes(&rkd(&card, &label("K0"))), (0, 0));
     assert_eq!(codes(&pkg(&card, &["RETAIN"], &skel)), (0, 0), "room again");
 }
+
+#[test]
+fn surrendering_segment_3_takes_the_retained_keys() {
+    use softcca_card::factory::Factory;
+    use softcca_card::firmware::Image;
+    let flash = Arc::new(MemoryFlash::default());
+    let bbram = Arc::new(MemoryBatteryRam::default());
+    let (card, _) =
+        Card::power_on(platform(&flash, &bbram, 11), Some(Model::Ibm4767)).expect("powers on");
+    retain(&card, "GOES");
+    assert!(flash.read(BLOB).expect("reads").is_some());
+    let factory = Factory::development(Model::Ibm4767).expect("the development factory");
+    let signed = |owner: u16, surrender: bool, name: &str| {
+        let mut image = Image {
+            segment: 3,
+            owner,
+            version: (1, 0, 0),
+            allow_rollback: false,
+            surrender,
+            name: name.to_string(),
+            payload: name.as_bytes().to_vec(),
+            signature: Vec::new(),
+        };
+        factory
+            .code_signer
+            .sign_image(&mut image)
+            .expect("the image signs");
+        image.to_bytes().expect("the image encodes")
+    };
+    card.load(&signed(2, true, "SURRENDER"))
+        .expect("CCA surrenders segment 3");
+    assert_eq!(flash.read(BLOB).expect("reads"), None, "the keys are gone");
+    card.load(&signed(2, false, "CCA AGAIN"))
+        .expect("CCA owns segment 3 again");
+    assert_eq!(listed(&card, "*", 5), (0, 0, vec![]));
+}

@@ -122,6 +122,9 @@ pub(crate) fn csndpkx(card: &Card, rule_array: &[Element], p: Params) -> Result<
     if retained::names_label(p, 0) {
         return retained::with_key(card, p, 0, |p| rsa::csndpkx(card, rule_array, p));
     }
+    if p.bytes(0).is_ok_and(pka_xport::is_encrypted_external) {
+        return pka_xport::csndpkx(rule_array, p);
+    }
     match by_token(p, 0) {
         Algorithm::Ecc => ecc::csndpkx(card, rule_array, p),
         Algorithm::Rsa => rsa::csndpkx(card, rule_array, p),

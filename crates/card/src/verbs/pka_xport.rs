@@ -39,7 +39,8 @@
 //! - An encrypted token under another KEK, or altered, is 8/770 (the token's fields do not
 //!   hold under this importer; IBM names no narrower code).
 //! - The imported token's key source byte is X'22' (IBM: "encrypted import").
-//! - An encrypted external token is usable by no other verb (8/770) until imported.
+//! - An encrypted external token is usable by no other verb (8/770) until imported, except
+//!   PKA_Public_Key_Extract (CSNDPKX), which returns its public key as for any RSA token.
 
 use aws_lc_rs::hkdf::{HKDF_SHA256, KeyType, Salt};
 use softcca_wire::Param;
@@ -271,4 +272,36 @@ pub(crate) fn csndpki(card: &Card, rule_array: &[Element], p: Params) -> Result<
         outputs: vec![Param::Bytes(token)],
         ..Reply::default()
     })
+}
+
+/// CSNDPKX of an encrypted external RSA token: its public key (X'04' with n).
+pub(crate) fn csndpkx(rule_array: &[Element], p: Params) -> Result<Reply, Failure> {
+    if !rule_array.is_empty() {
+        return Err(Failure::RuleArrayCount);
+    }
+    p.expect_len(2)?;
+    let capacity = usize::try_from(p.int(1)?).map_err(|_| Failure::Length)?;
+    let Framed::Token { sections, .. } = pka::frame(p.bytes(0)?)? else {
+        return Err(Failure::KeyTokenInvalid);
+    };
+    let [private, public, ..] = sections.as_slice() else {
+        return Err(Failure::PkaTokenField);
+    };
+    let section = AesRsa::parse(&switch_format(private.bytes.to_vec(), false)?)?;
+    let public = RsaPublic::parse(public.bytes)?;
+    if section.n.is_empty() || !public.n.is_empty() {
+        return Err(Failure::PkaTokenField);
+    }
+    let token = pka::assemble(
+        Kind::External,
+        &[&RsaPublic {
+            n: section.n.clone(),
+            ..public
+        }
+        .to_bytes()?],
+    )?;
+    if token.len() > capacity {
+        return Err(Failure::KeyTokenLength);
+    }
+    Ok(Reply::outputs(vec![Param::Bytes(token)]))
 }
