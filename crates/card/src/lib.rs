@@ -39,5 +39,5 @@ mod verbs;
 pub use card::{Card, DRIVER_RNG_FAULT, PowerOn, PowerOnError};
 pub use error::{Codes, Failure, Notice};
 pub use model::Model;
-pub use verbs::facility::VERSION_DATA_LEN;
+pub use verbs::facility::{STATICSB_LEN, VERSION_DATA_LEN};
 pub use verbs::random::MAX_RANDOM_LONG;

@@ -6,9 +6,15 @@
 //! Parameter blocks:
 //! - CSUACFQ: rule array (1–2: optional ADAPTER1, one information keyword), params
 //!   `[Int verb_data_length, Bytes verb_data]` → rule-array output elements (8 bytes each,
-//!   numbers left-justified and blank-padded), outputs `[]`. The STAT* and TIMEDATE keywords
-//!   use no verb data; IBM's own clients pass length 0 and a null pointer, and the verb leaves
-//!   verb data alone.
+//!   numbers left-justified and blank-padded), outputs `[]`. The STAT* keywords other than
+//!   STATICSB, and TIMEDATE, use no verb data; IBM's own clients pass length 0 and a null
+//!   pointer, and the verb leaves verb data alone.
+//! - CSUACFQ STATICSB, DOM-NUMS, DOM-USAG answer in verb data: outputs `[Bytes verb_data]`
+//!   (the C library copies it and sets `verb_data_length` to its length) and no rule-array
+//!   output. A `verb_data_length` smaller than the answer is 8/72 and nothing is returned (IBM
+//!   Docs "CCA for Linux", "Verb data returned for CSUACFQ keywords",
+//!   lxcc/wskc_r_cfq_vdras390.html: "If either the verb_data or verb_data_length fields are
+//!   not valid, no data is returned at all").
 //! - CSUACFV: no rule array, params `[Int version_data_length]` (at least 17, else 8/72) →
 //!   outputs `[Bytes version_data]`: the 8-character version, the 8-character build date
 //!   (`yyyymmdd`) and a NUL.
@@ -24,6 +30,32 @@
 //!   level, 4–5 POST0 and POST1 versions, 6 coprocessor OS name, 7 OS version, 8 part number,
 //!   9 EC level, 10 Miniboot version, 11 CPU speed (MHz), 12 adapter ID, 13 flash size (MB),
 //!   14 DRAM size (MB), 15 battery-backed RAM size (KB), 16 serial number.
+//! - STATICSB (verb data, 240 bytes): blocks of `LEN(2) ‖ ID(2) ‖ pattern`, big-endian, as
+//!   IBM's STATICSA/STATICSC pages describe the family ("the *_ID fields should be used for
+//!   verification"). IBM's STATICSB table itself was not retrieved; the layout below is built
+//!   from the offsets opencryptoki 3.23–3.27 reads (`cca_stdll.h` `CCA_STATICSB_*`, used by
+//!   `cca_get_mkvps`) and the 12-byte block they imply (LEN = 12, 8-byte MKVP):
+//!   - 0–119: six 20-byte blocks where IBM reports the 16-byte MDC-4 hash patterns of the SYM
+//!     and ASYM registers (as STATICSA). softcca computes no MDC-4 hash (ASYM tokens carry no
+//!     MKVP yet), so these blocks carry LEN = 20, ID = X'0000' and zeros: a parser walking the
+//!     blocks by LEN finds them, one looking for an ID ignores them. (softcca choice.)
+//!   - 120 SYM OMK (ID X'0F08', inferred from the CMK/NMK IDs X'0F07'/X'0F06'), 132 SYM CMK
+//!     X'0F07', 144 SYM NMK X'0F06'.
+//!   - 156: one 12-byte block IBM's table has there, not retrieved: ID X'0000', zeros.
+//!   - 168 AES OMK (X'0F0C', inferred), 180 AES CMK X'0F0B', 192 AES NMK X'0F0A'.
+//!   - 204 APKA OMK (X'0F0F', inferred), 216 APKA CMK X'0F0E', 228 APKA NMK X'0F0D'.
+//!   - Each pattern is the 8-byte MKVP the card writes into key tokens of that class
+//!     ([`crate::mk::verification_pattern`]): SYM in DES tokens at offset 8, AES in X'04' AES
+//!     tokens at offset 8 and variable-length tokens at offset 10, APKA in RSA X'30'/X'31' and
+//!     ECC X'20' sections. An empty register, and a NEW register that is only partially
+//!     loaded, reports eight zero bytes (IBM returns the blocks "for all registers indicated,
+//!     so that interpretation is reliable").
+//! - DOM-NUMS (verb data, 4 bytes): the number of domains, a big-endian integer. A 4767 is a
+//!   PCIe card without domains: 1. opencryptoki 3.23 reads it with `be32toh`.
+//! - DOM-USAG (verb data, 4 bytes): the usage domains, one 4-byte big-endian number each:
+//!   domain 0 only. IBM's table was not retrieved; opencryptoki 3.27 (s390 only) reads 4-byte
+//!   big-endian numbers, 3.23 reads 2-byte slots — domain 0 reads as 0 in both. (softcca
+//!   choice.)
 //! - STATCRD2: IBM fixes element 1 (number of adapters) and element 15 (the serial number, at
 //!   rule-array offset 112, which opencryptoki reads); softcca fills 2–14 with STATCARD's
 //!   fields 2–11 and 13–15, and 16 with the adapter ID.
@@ -44,6 +76,7 @@ const QUERY: Grammar = Grammar {
         Group::optional(&["ADAPTER1"], "ADAPTER1"),
         Group::required(&[
             "STATCCA", "STATCCAE", "STATAES", "STATAPKA", "STATCARD", "STATCRD2", "TIMEDATE",
+            "STATICSB", "DOM-NUMS", "DOM-USAG",
         ]),
     ],
 };
@@ -90,6 +123,18 @@ pub(crate) fn csuacfq(card: &Card, rule_array: &[Element], p: Params) -> Result<
     if verb_data_length < 0 || p.bytes(1)?.len() > usize::try_from(verb_data_length).unwrap_or(0) {
         return Err(Failure::Length);
     }
+    let verb_data = match chosen.get(1) {
+        Some("STATICSB") => Some(staticsb(card).to_vec()),
+        Some("DOM-NUMS") => Some(1u32.to_be_bytes().to_vec()),
+        Some("DOM-USAG") => Some(0u32.to_be_bytes().to_vec()),
+        _ => None,
+    };
+    if let Some(data) = verb_data {
+        if usize::try_from(verb_data_length).unwrap_or(0) < data.len() {
+            return Err(Failure::Length);
+        }
+        return Ok(Reply::outputs(vec![Param::Bytes(data)]));
+    }
     let elements = match chosen.get(1) {
         Some("STATCCA") => stat_cca(card, false),
         Some("STATCCAE") => stat_cca(card, true),
@@ -121,6 +166,35 @@ pub(crate) fn csuacfv(card: &Card, rule_array: &[Element], p: Params) -> Result<
     data.extend_from_slice(&text_element(model.cca_build_date()));
     data.push(0);
     Ok(Reply::outputs(vec![Param::Bytes(data)]))
+}
+
+/// The length of CSUACFQ STATICSB's verb data.
+pub const STATICSB_LEN: usize = 240;
+
+/// STATICSB's verb data (layout in the module doc).
+fn staticsb(card: &Card) -> [u8; STATICSB_LEN] {
+    let mut out = [0u8; STATICSB_LEN];
+    // Six 20-byte hash blocks softcca reports empty.
+    for block in out[..120].chunks_exact_mut(20) {
+        block[..2].copy_from_slice(&20u16.to_be_bytes());
+    }
+    let mut put = |offset: usize, id: u16, pattern: Option<[u8; 8]>| {
+        out[offset..offset + 2].copy_from_slice(&12u16.to_be_bytes());
+        out[offset + 2..offset + 4].copy_from_slice(&id.to_be_bytes());
+        out[offset + 4..offset + 12].copy_from_slice(&pattern.unwrap_or([0; 8]));
+    };
+    put(156, 0, None);
+    for (class, base, ids) in [
+        (Class::Sym, 120, [0x0F08, 0x0F07, 0x0F06]),
+        (Class::Aes, 168, [0x0F0C, 0x0F0B, 0x0F0A]),
+        (Class::Apka, 204, [0x0F0F, 0x0F0E, 0x0F0D]),
+    ] {
+        let [new, current, old] = card.verification_patterns(class);
+        put(base, ids[0], old);
+        put(base + 12, ids[1], current);
+        put(base + 24, ids[2], new);
+    }
+    out
 }
 
 /// NMK, CMK and OMK state characters of one class.
