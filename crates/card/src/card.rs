@@ -31,6 +31,7 @@ use std::time::Duration;
 use softcca_wire::{DeviceStatus, VerbRequest, VerbResponse};
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::access::RoleTable;
 use crate::attest::{AttestError, Certificate, DeviceKey, SignedStatus};
 use crate::error::{Codes, Failure, Notice};
 use crate::factory::Factory;
@@ -205,6 +206,8 @@ pub struct Card {
     /// The retained keys (`None` until first read from their flash blob). Lock order:
     /// retained → registers → RNG → storage.
     retained: Mutex<Option<retained::Keys>>,
+    /// The access-control roles (a fresh card's table; see [`crate::access`]).
+    roles: RwLock<RoleTable>,
 }
 
 impl std::fmt::Debug for Card {
@@ -336,6 +339,7 @@ impl Card {
             device_key: Mutex::new(device_key),
             held_hashes: HeldHashes::default(),
             retained: Mutex::new(None),
+            roles: RwLock::new(RoleTable::factory()),
             storage: Mutex::new(Storage {
                 flash,
                 bbram,
@@ -382,6 +386,15 @@ impl Card {
         }
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.held_hashes.clear();
+    }
+
+    /// Runs `f` with the card's role table (Access_Control_Maintenance).
+    pub(crate) fn with_roles<T>(&self, f: impl FnOnce(&RoleTable) -> T) -> T {
+        let roles = self
+            .roles
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&roles)
     }
 
     /// One_Way_Hash chains whose state the card holds (MD5, RIPEMD-160, SHA-3).
@@ -516,6 +529,7 @@ impl Card {
             "CSUACFC" => verbs::facility::csuacfc(self, rules, params),
             "CSUACFQ" => verbs::facility::csuacfq(self, rules, params),
             "CSUACFV" => verbs::facility::csuacfv(self, rules, params),
+            "CSUAACM" => verbs::acm::csuaacm(self, rules, params),
             "CSNBCKI" => verbs::import::csnbcki(self, rules, params),
             "CSNBCKM" => verbs::import::csnbckm(self, rules, params),
             "CSNBKEX" => verbs::transport::csnbkex(self, rules, params),

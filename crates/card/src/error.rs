@@ -190,6 +190,15 @@ pub enum Failure {
     /// KM-ONLY). 12/3046 (IBM Docs "CCA for Linux", "Using retained keys": such an attempt
     /// "fails with error 12 reason code 3046").
     RetainKeyManagement,
+    /// Access_Control_Maintenance named a role the card does not hold. 8/772, "The requested
+    /// role was not found" (CCA Basic Services Reference 2.54, figure A-4).
+    RoleNotFound,
+    /// Access_Control_Maintenance named a user profile the card does not hold. 8/773, "The
+    /// requested profile was not found" (same figure).
+    ProfileNotFound,
+    /// A role structure whose fields do not add up. 8/781, "There is an error in the role
+    /// data" (same figure).
+    RoleData,
 }
 
 impl Failure {
@@ -234,6 +243,9 @@ impl Failure {
             Failure::RetainedKeyNotFound => Codes::new(8, 1026),
             Failure::RetainedKeyData => Codes::new(8, 1031),
             Failure::RetainKeyManagement => Codes::new(12, 3046),
+            Failure::RoleNotFound => Codes::new(8, 772),
+            Failure::ProfileNotFound => Codes::new(8, 773),
+            Failure::RoleData => Codes::new(8, 781),
         }
     }
 }
@@ -356,6 +368,9 @@ mod tests {
         Failure::RetainedKeyNotFound,
         Failure::RetainedKeyData,
         Failure::RetainKeyManagement,
+        Failure::RoleNotFound,
+        Failure::ProfileNotFound,
+        Failure::RoleData,
     ];
 
     #[test]

@@ -495,3 +495,196 @@ fn model_4767_reports_a_level_opencryptoki_refuses() {
     let (v, _, _) = scan_version(&raw).expect("parses");
     assert!(v < 7, "the 4767's last CCA release is 5.x");
 }
+
+// ---------------------------------------------------------------------------------------------
+// CSUAACM
+// ---------------------------------------------------------------------------------------------
+
+fn acm(card: &Card, keyword: &str, name: &[u8], capacity: i32) -> VerbResponse {
+    call(
+        card,
+        "CSUAACM",
+        &[keyword],
+        vec![Param::Bytes(name.to_vec()), Param::Int(capacity)],
+    )
+}
+
+/// `cca_get_acp`: walk the segments after the 33-byte header (version, comment, auth, lower,
+/// upper, days, segment count, reserved); `None` where opencryptoki gives up.
+fn ock_acp(role: &[u8], acp: u16) -> Option<bool> {
+    let header = 2 + 20 + 2 + 2 + 2 + 1 + 2 + 2;
+    if role.len() < header {
+        return None;
+    }
+    let segments = be16(role, 29);
+    let mut at = header;
+    for _ in 0..segments {
+        if at >= role.len() || at + 8 > role.len() {
+            return None;
+        }
+        let (first, last, n) = (
+            be16(role, at),
+            be16(role, at + 2),
+            usize::from(be16(role, at + 4)),
+        );
+        at += 8;
+        if acp >= first && acp <= last {
+            if at + n > role.len() {
+                return None;
+            }
+            let bit = usize::from(acp - first);
+            if bit / 8 > n {
+                return None;
+            }
+            return Some(role[at + bit / 8] & (0x80 >> (bit % 8)) != 0);
+        }
+        at += n;
+    }
+    Some(false)
+}
+
+#[test]
+fn csuaacm_default_role_found_the_way_opencryptoki_3_27_looks() {
+    let card = card_of(Model::Ibm4769, 8);
+    // cca_get_acp_info_handler: LSTROLES into 4000 bytes, then GET-ROLE of each 8-byte name.
+    let list = only_bytes(&acm(&card, "LSTROLES", &[0; 8], 4000), "LSTROLES");
+    assert_eq!(list, b"DEFAULT ");
+    let mut found = None;
+    for name in list.chunks_exact(8) {
+        let role = only_bytes(&acm(&card, "GET-ROLE", name, 4000), "GET-ROLE");
+        assert!(role.len() >= 33, "role data");
+        let is_default = (name.starts_with(b"DFLT") || name.starts_with(b"DEFAULT"))
+            && be16(&role, 24) == 0x0000
+            && (be16(&role, 26) == 0x0000 || be16(&role, 26) == 0x173B)
+            && role[28] == 0xFE;
+        if is_default {
+            found = Some(role);
+            break;
+        }
+    }
+    let role = found.expect("opencryptoki finds a default role");
+    assert_eq!(be16(&role, 0), 0x0101, "version");
+    assert_eq!(&role[2..22], b"DEFAULT ROLE        ");
+    assert_eq!(be16(&role, 22), 0, "authentication strength");
+    // The two ACPs opencryptoki reads: off (IBM ships them off; softcca has no RAKW).
+    assert_eq!(ock_acp(&role, 0x03B8), Some(false));
+    assert_eq!(ock_acp(&role, 0x03CD), Some(false));
+    // Points of implemented verbs are on; IBM's initial DEFAULT-role points are on.
+    for acp in [
+        0x0100, 0x0101, 0x0103, 0x0104, 0x0107, 0x0110, 0x0116, 0x011A, 0x0360,
+    ] {
+        assert_eq!(ock_acp(&role, acp), Some(true), "{acp:04X}");
+    }
+    assert_eq!(
+        ock_acp(&role, 0x0206),
+        Some(false),
+        "a disallow point stays off"
+    );
+}
+
+#[test]
+fn csuaacm_other_keywords() {
+    let card = card_of(Model::Ibm4767, 9);
+    let rp = only_bytes(&acm(&card, "Q-NUM-RP", &[], 8), "Q-NUM-RP");
+    assert_eq!(rp, [0, 0, 0, 1, 0, 0, 0, 0]);
+    let ur = only_bytes(&acm(&card, "Q-NUM-UR", &[], 4), "Q-NUM-UR");
+    assert_eq!(ur, [0, 0, 0, 0]);
+    for keyword in ["LSTPROFS", "LSTUSERS"] {
+        assert_eq!(only_bytes(&acm(&card, keyword, &[], 0), keyword), b"");
+    }
+    assert_refused(
+        &acm(&card, "GET-PROF", b"ADMIN   ", 400),
+        (8, 773),
+        "GET-PROF",
+    );
+    assert_refused(
+        &acm(&card, "DEL-PROF", b"ADMIN   ", 400),
+        (8, 773),
+        "DEL-PROF",
+    );
+    assert_refused(
+        &acm(&card, "GET-ROLE", b"ADMIN   ", 400),
+        (8, 772),
+        "unknown role",
+    );
+    assert_refused(
+        &acm(&card, "GET-ROLE", b" DEFAULT", 400),
+        (8, 772),
+        "leading space",
+    );
+    assert_refused(
+        &acm(&card, "GET-ROLE", b"default ", 400),
+        (8, 772),
+        "case matters",
+    );
+    assert_refused(
+        &acm(&card, "DEL-ROLE", b"ADMIN   ", 400),
+        (8, 772),
+        "DEL-ROLE unknown",
+    );
+    assert_refused(
+        &acm(&card, "DEL-ROLE", b"DEFAULT ", 400),
+        (8, 2),
+        "DEL-ROLE not yet",
+    );
+    // The role survives: still listed.
+    assert_eq!(
+        only_bytes(&acm(&card, "LSTROLES", &[], 8), "LSTROLES"),
+        b"DEFAULT "
+    );
+}
+
+#[test]
+fn csuaacm_lengths_and_rule_arrays() {
+    let card = card_of(Model::Ibm4767, 10);
+    let role_len = only_bytes(&acm(&card, "GET-ROLE", b"DEFAULT ", 400), "GET-ROLE").len();
+    let fits = i32::try_from(role_len.div_ceil(4) * 4).expect("small");
+    assert_eq!(
+        only_bytes(&acm(&card, "GET-ROLE", b"DEFAULT ", fits), "fits").len(),
+        role_len
+    );
+    for (keyword, capacity) in [
+        ("GET-ROLE", fits - 4),
+        ("GET-ROLE", fits + 1),
+        ("LSTROLES", 4),
+        ("LSTROLES", 9),
+        ("LSTROLES", -8),
+        ("Q-NUM-RP", 4),
+        ("Q-NUM-UR", 0),
+        ("LSTPROFS", 2),
+    ] {
+        assert_refused(
+            &acm(&card, keyword, b"DEFAULT ", capacity),
+            (8, 72),
+            &format!("{keyword} into {capacity}"),
+        );
+    }
+    for name in [&b"DEFAULT"[..], b"DEFAULT  ", b""] {
+        assert_refused(
+            &acm(&card, "GET-ROLE", name, 400),
+            (8, 72),
+            "name not 8 bytes",
+        );
+    }
+    assert_refused(
+        &acm(&card, "SETROLE ", b"DEFAULT ", 400),
+        (8, 33),
+        "keyword",
+    );
+    let r = call(
+        &card,
+        "CSUAACM",
+        &["LSTROLES", "GET-ROLE"],
+        vec![Param::Bytes(b"DEFAULT ".to_vec()), Param::Int(400)],
+    );
+    assert_refused(&r, (8, 35), "two keywords");
+    let r = call(
+        &card,
+        "CSUAACM",
+        &[],
+        vec![Param::Bytes(b"DEFAULT ".to_vec()), Param::Int(400)],
+    );
+    assert_refused(&r, (8, 35), "no keyword");
+    let r = call(&card, "CSUAACM", &["LSTROLES"], vec![Param::Int(400)]);
+    assert_refused(&r, (8, 72), "parameter block of the wrong shape");
+}

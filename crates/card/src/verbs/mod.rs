@@ -5,6 +5,7 @@
 //! parameter conventions of each verb are written beside it; the host library marshals to
 //! exactly those.
 
+pub(crate) mod acm;
 pub(crate) mod cipher;
 pub(crate) mod ecc;
 pub(crate) mod ecc_rc;
