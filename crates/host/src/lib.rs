@@ -16,6 +16,7 @@ pub mod client;
 pub mod keystore;
 mod labels;
 mod reencipher;
+mod verbs_access;
 mod verbs_data;
 mod verbs_ecc;
 mod verbs_keypart;
@@ -42,6 +43,7 @@ pub use client::TransportError;
 pub use keystore::{DeleteMode, Family, KeyStore, Label, WriteMode};
 pub use reencipher::ReencipherReport;
 pub use softcca_card::rules::Element;
+pub use verbs_access::{RegisterPatterns, StaticsB};
 pub use verbs_data::{Ciphered, Mac, SymmetricOutput, SymmetricRequest};
 pub use verbs_keypart::KeyTestValues;
 pub use verbs_keys::KeyTokenParts;
@@ -398,7 +400,9 @@ impl Cca {
 
     /// Cryptographic_Facility_Query (CSUACFQ): the rule-array elements the card returns for
     /// an information keyword (`STATCCA`, `STATCCAE`, `STATAES`, `STATAPKA`, `STATCARD`,
-    /// `STATCRD2`, `TIMEDATE`), optionally after `ADAPTER1`.
+    /// `STATCRD2`, `TIMEDATE`), optionally after `ADAPTER1`. The keywords that answer in verb
+    /// data (`STATICSB`, `DOM-NUMS`, `DOM-USAG`) go through
+    /// [`Cca::cryptographic_facility_query_data`].
     pub fn cryptographic_facility_query(
         &self,
         rule_array: &[&str],
