@@ -1,0 +1,54 @@
+//! `libcsulcca.so`: IBM's CCA host library interface for C, over the softcca host library.
+//!
+//! Every CCA verb IBM's Linux library exports is here under its IBM name with IBM's
+//! prototype (`include/csulcca.h`): every parameter by reference, rule arrays of 8-byte
+//! space-padded keywords, return and reason codes as IBM documents them. The verbs softcca
+//! implements are marshalled into the card's parameter blocks and sent to the card; every
+//! other name answers IBM's "not supported" code (8/2) and touches nothing, so a program
+//! (opencryptoki's CCA token resolves 97 names at load) always loads.
+//!
+//! # ABI conventions
+//! - `return_code` or `reason_code` NULL: the call returns at once and touches nothing.
+//! - Every other pointer is checked for NULL before use. A NULL or invalid rule-array count
+//!   (negative, above 64) is 8/35; a NULL, negative or oversized length, or a NULL buffer
+//!   that a non-zero length sizes, is 8/72. Exactly `rule_array_count` × 8 bytes of the rule
+//!   array and exactly `*x_length` bytes of a buffer are read; a parameter without a length
+//!   is read at IBM's fixed size (64 bytes for a DES/AES key identifier or label).
+//! - Outputs are written only when the verb succeeds (return code 0 or 4), never beyond the
+//!   caller's length; an output that does not fit is 8/72 and nothing is written.
+//!   `exit_data_length`/`exit_data` are never read or written (IBM: not used).
+//! - A panic never crosses into C: the call answers 12/338.
+//! - Thread-safe: any number of threads may call at once; one connection serves them all.
+//!
+//! # Finding the card
+//! See [`conn`]: `SOFTCCA_SOCKET`, `SOFTCCA_HOME` (+ `SOFTCCA_MODE=embedded`),
+//! `SOFTCCA_CONF` (default `/etc/softcca/csulcca.conf`), default `./softcca-data/card.sock`.
+//!
+//! The library is linked with `-z nodelete`: `dlclose` leaves it mapped, so a program that
+//! unloads and reloads it (opencryptoki on every `C_Finalize`/`C_Initialize`) keeps its one
+//! connection and never runs code that was unmapped.
+
+#![allow(non_snake_case)]
+#![allow(clippy::missing_safety_doc)] // The ABI conventions above are the safety contract.
+
+pub mod conn;
+mod ffi;
+mod pka;
+mod unsupported;
+mod verbs_facility;
+
+/// Declares exports that answer IBM's "not supported" code (8/2) and touch nothing but the
+/// return and reason codes.
+macro_rules! not_supported {
+    ($($name:ident($rc:ident: $rct:ty, $rs:ident: $rst:ty $(, $p:ident: $t:ty)* $(,)?);)*) => {$(
+        #[doc = concat!("IBM's `", stringify!($name), "`: not supported by softcca (8/2).")]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $name($rc: $rct, $rs: $rst $(, $p: $t)*) {
+            $(let _ = $p;)*
+            // SAFETY: the return and reason code pointers are NULL or writable longs (the ABI
+            // conventions); nothing else is touched.
+            unsafe { $crate::ffi::not_supported($rc, $rs) }
+        }
+    )*};
+}
+pub(crate) use not_supported;
