@@ -7,7 +7,7 @@
 //! connects again.
 
 use std::collections::HashMap;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, Read};
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -136,8 +136,8 @@ impl Connection {
             }
             drop(outbox);
             let written = match first.take() {
-                Some(frame) => (&self.stream).write_all(frame),
-                None => (&self.stream).write_all(&batch),
+                Some(frame) => send_all(&self.stream, frame),
+                None => send_all(&self.stream, &batch),
             };
             batch.clear();
             outbox = lock(&self.outbox);
@@ -296,6 +296,21 @@ impl Drop for Client {
             let _ = conn.stream.shutdown(Shutdown::Both);
         }
     }
+}
+
+/// Writes all of `buf` with `send(2)` and `MSG_NOSIGNAL`: a daemon that went away is an
+/// error here, never a SIGPIPE that kills the process (a C program loading libcsulcca.so
+/// does not ignore SIGPIPE the way Rust programs do).
+fn send_all(stream: &UnixStream, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        match rustix::net::send(stream, buf, rustix::net::SendFlags::NOSIGNAL) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = buf.get(n..).unwrap_or_default(),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

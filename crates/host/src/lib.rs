@@ -135,7 +135,17 @@ impl std::fmt::Debug for Cca {
 impl Cca {
     /// Connects to the card daemon listening at `socket`.
     pub fn connect(socket: &Path) -> Result<Cca, OpenError> {
-        let client = client::Client::connect(socket).map_err(OpenError::Transport)?;
+        Cca::connect_with_timeout(socket, client::DEFAULT_TIMEOUT)
+    }
+
+    /// [`Cca::connect`], with each call waiting at most `timeout` for the card's answer
+    /// (then 12/338).
+    pub fn connect_with_timeout(
+        socket: &Path,
+        timeout: std::time::Duration,
+    ) -> Result<Cca, OpenError> {
+        let mut client = client::Client::connect(socket).map_err(OpenError::Transport)?;
+        client.set_timeout(timeout);
         Ok(Cca {
             transport: Transport::Daemon(client),
             home: socket.parent().map(Path::to_path_buf),
