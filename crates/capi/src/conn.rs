@@ -8,7 +8,10 @@
 //! 3. `SOFTCCA_HOME`: the daemon listening in that state directory (`<home>/card.sock`).
 //! 4. The configuration file, `SOFTCCA_CONF` or else `/etc/softcca/csulcca.conf`, lines
 //!    `key = value` (`#` starts a comment): `socket = PATH`, `home = PATH`,
-//!    `mode = daemon|embedded`, `model = 4767|4769` (embedded only, for a new card).
+//!    `mode = daemon|embedded`, `model = 4767|4769` (embedded only, for a new card),
+//!    `timeout = SECONDS` (how long a verb waits for the daemon, default 120;
+//!    `SOFTCCA_TIMEOUT` overrides it). `SOFTCCA_MODE` and `SOFTCCA_MODEL` override `mode`
+//!    and `model`.
 //! 5. The default: the daemon `softcca serve` starts without options, at
 //!    `./softcca-data/card.sock` (relative to the process's working directory).
 //!
@@ -21,9 +24,15 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use softcca_card::{Codes, Failure, Model};
 use softcca_host::Cca;
+
+/// How long a verb waits for a daemon's answer unless `SOFTCCA_TIMEOUT` or the file's
+/// `timeout` says otherwise (seconds): long enough for an RSA-4096 key generation on a busy
+/// machine, short enough that a hung daemon is noticed.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 120;
 
 /// The configuration file when `SOFTCCA_CONF` names none.
 pub const DEFAULT_CONF: &str = "/etc/softcca/csulcca.conf";
@@ -31,8 +40,8 @@ pub const DEFAULT_CONF: &str = "/etc/softcca/csulcca.conf";
 /// Where the card is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// A card daemon's socket.
-    Daemon(PathBuf),
+    /// A card daemon's socket, and how long a verb waits for its answer.
+    Daemon(PathBuf, Duration),
     /// A card run in this process from a state directory.
     Embedded(PathBuf, Option<Model>),
 }
@@ -44,6 +53,7 @@ struct FileConfig {
     home: Option<PathBuf>,
     embedded: bool,
     model: Option<Model>,
+    timeout: Option<u64>,
 }
 
 fn parse_conf(text: &str) -> FileConfig {
@@ -59,6 +69,7 @@ fn parse_conf(text: &str) -> FileConfig {
             "home" if !v.is_empty() => c.home = Some(PathBuf::from(v)),
             "mode" => c.embedded = v.eq_ignore_ascii_case("embedded"),
             "model" => c.model = v.parse().ok().and_then(Model::from_number),
+            "timeout" => c.timeout = v.parse().ok(),
             _ => {}
         }
     }
@@ -71,13 +82,20 @@ fn env(name: &str) -> Option<String> {
 
 /// Where this process's card is, by the rules of the module documentation.
 pub fn target() -> Target {
-    if let Some(s) = env("SOFTCCA_SOCKET") {
-        return Target::Daemon(PathBuf::from(s));
-    }
     let conf_path = env("SOFTCCA_CONF").unwrap_or_else(|| DEFAULT_CONF.to_string());
     let file = std::fs::read_to_string(&conf_path)
         .map(|t| parse_conf(&t))
         .unwrap_or_default();
+    let timeout = Duration::from_secs(
+        env("SOFTCCA_TIMEOUT")
+            .and_then(|t| t.parse().ok())
+            .or(file.timeout)
+            .unwrap_or(DEFAULT_TIMEOUT_SECS)
+            .max(1),
+    );
+    if let Some(s) = env("SOFTCCA_SOCKET") {
+        return Target::Daemon(PathBuf::from(s), timeout);
+    }
     let env_embedded = env("SOFTCCA_MODE").map(|m| m.eq_ignore_ascii_case("embedded"));
     let model = env("SOFTCCA_MODEL")
         .and_then(|m| m.parse().ok())
@@ -88,7 +106,7 @@ pub fn target() -> Target {
         return if env_embedded.unwrap_or(file.embedded) {
             Target::Embedded(home, model)
         } else {
-            Target::Daemon(softcca_platform::socket_path(&home))
+            Target::Daemon(softcca_platform::socket_path(&home), timeout)
         };
     }
     let home = file
@@ -101,6 +119,7 @@ pub fn target() -> Target {
     Target::Daemon(
         file.socket
             .unwrap_or_else(|| softcca_platform::socket_path(&home)),
+        timeout,
     )
 }
 
@@ -113,7 +132,7 @@ static CARD: Mutex<Option<Open>> = Mutex::new(None);
 
 fn open(target: &Target) -> Option<Cca> {
     match target {
-        Target::Daemon(socket) => Cca::connect(socket).ok(),
+        Target::Daemon(socket, timeout) => Cca::connect_with_timeout(socket, *timeout).ok(),
         Target::Embedded(home, model) => Cca::embedded(home, *model).ok(),
     }
 }
@@ -167,5 +186,6 @@ mod tests {
         assert_eq!(c.home, Some(PathBuf::from("/var/lib/softcca")));
         assert!(c.embedded);
         assert_eq!(c.model, Some(Model::Ibm4769));
+        assert_eq!(parse_conf("timeout = 7").timeout, Some(7));
     }
 }

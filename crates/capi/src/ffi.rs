@@ -258,6 +258,41 @@ impl Dest {
     }
 }
 
+/// Writes one output when it fits; says whether it did.
+///
+/// # Safety
+/// As [`deliver`] for the one destination.
+pub(crate) unsafe fn deliver_one(dest: Dest, out: &Param) -> bool {
+    if !dest.fits(out) {
+        return false;
+    }
+    // SAFETY: fits() checked NULL and size; the caller's contract covers writability.
+    unsafe { dest.write(out) };
+    true
+}
+
+/// Writes rule-array elements a verb returns (CSUACFQ, CSNBKTP) and their number. IBM's
+/// interface gives the rule array no size: the caller provides room for what IBM documents
+/// for the keyword. Nothing is written when `count` is NULL, or `array` is NULL with
+/// elements to write.
+///
+/// # Safety
+/// `count` is NULL or a writable `long`; `array` is NULL or writable for `elements.len()` × 8
+/// bytes.
+pub(crate) unsafe fn write_rules(count: *mut c_long, array: *mut c_uchar, elements: &[[u8; 8]]) {
+    if count.is_null() || (array.is_null() && !elements.is_empty()) {
+        return;
+    }
+    let flat = elements.concat();
+    if !flat.is_empty() {
+        // SAFETY: array is non-NULL and writable for the elements by the caller's contract.
+        unsafe { std::ptr::copy_nonoverlapping(flat.as_ptr(), array, flat.len()) };
+    }
+    let n = c_long::try_from(elements.len()).unwrap_or(0);
+    // SAFETY: count is non-NULL and writable by the caller's contract.
+    unsafe { count.write_unaligned(n) };
+}
+
 /// Sends one verb to the card of this process (see [`crate::conn`]).
 pub(crate) fn call(name: &str, rule_array: Vec<[u8; 8]>, params: Vec<Param>) -> VerbResponse {
     let Some(verb) = VerbName::new(name) else {
@@ -305,6 +340,51 @@ pub(crate) unsafe fn deliver(response: &VerbResponse, dests: &[Dest]) -> Codes {
         unsafe { d.write(o) };
     }
     codes
+}
+
+/// [`run`] around [`verb`]: the body of most exports.
+///
+/// # Safety
+/// As [`run`] and [`verb`].
+pub(crate) unsafe fn export(
+    return_code: *mut c_long,
+    reason_code: *mut c_long,
+    name: &str,
+    prepare: impl FnOnce() -> Result<(Vec<[u8; 8]>, Vec<Param>, Vec<Dest>), Fail>,
+) {
+    // SAFETY: the caller's contract is run's and verb's.
+    unsafe { run(return_code, reason_code, || verb(name, prepare)) }
+}
+
+/// `Param::Bytes` of a byte string with its length by reference.
+///
+/// # Safety
+/// As [`read_bytes`].
+pub(crate) unsafe fn bytes(len: *const c_long, buf: *const c_uchar) -> Result<Param, Fail> {
+    // SAFETY: the caller's contract is read_bytes's.
+    unsafe { read_bytes(len, buf) }.map(Param::Bytes)
+}
+
+/// `Param::Bytes` of a parameter of IBM's fixed size `n` (a 64-byte key identifier, an
+/// 8-byte keyword, an 18-byte chaining vector). A NULL pointer is `null`'s code.
+///
+/// # Safety
+/// As [`read_fixed`].
+pub(crate) unsafe fn fixed(buf: *const c_uchar, n: usize, null: Fail) -> Result<Param, Fail> {
+    // SAFETY: the caller's contract is read_fixed's.
+    unsafe { read_fixed(buf, n) }
+        .map(Param::Bytes)
+        .map_err(|_| null)
+}
+
+/// A key identifier of IBM's fixed 64 bytes (a DES or AES token, or a key label). NULL is
+/// 8/72.
+///
+/// # Safety
+/// As [`read_fixed`] with 64 bytes.
+pub(crate) unsafe fn key64(buf: *const c_uchar) -> Result<Param, Fail> {
+    // SAFETY: the caller's contract is read_fixed's.
+    unsafe { fixed(buf, 64, BAD_LENGTH) }
 }
 
 /// The common shape of an export: reads inputs, sends the verb, delivers its outputs.

@@ -33,9 +33,18 @@
 
 pub mod conn;
 mod ffi;
-mod pka;
-mod unsupported;
-mod verbs_facility;
+pub mod pka;
+pub mod unsupported;
+pub mod verbs_facility;
+pub mod verbs_keys;
+pub mod verbs_sym;
+
+// Every export at the crate root too, as C sees them (Rust tests call them through the rlib).
+pub use pka::*;
+pub use unsupported::*;
+pub use verbs_facility::*;
+pub use verbs_keys::*;
+pub use verbs_sym::*;
 
 /// Declares exports that answer IBM's "not supported" code (8/2) and touch nothing but the
 /// return and reason codes.

@@ -8,6 +8,8 @@
 
 use std::ffi::{c_long, c_uchar};
 
+use softcca_wire::Param;
+
 use crate::ffi::{self, Dest};
 
 /// Cryptographic_Facility_Version: `version_data` receives the 8-character version, the
@@ -33,7 +35,7 @@ pub unsafe extern "C" fn CSUACFV(
                     return Err(ffi::BAD_LENGTH);
                 };
                 let cap = i32::try_from(cap).unwrap_or(i32::MAX);
-                Ok((vec![], vec![softcca_wire::Param::Int(cap)], vec![out]))
+                Ok((vec![], vec![Param::Int(cap)], vec![out]))
             })
         })
     }
@@ -58,7 +60,7 @@ pub unsafe extern "C" fn CSNBRNG(
                 let form = ffi::read_fixed(form, 8).map_err(|_| ffi::BAD_KEYWORD)?;
                 Ok((
                     vec![],
-                    vec![softcca_wire::Param::Bytes(form)],
+                    vec![Param::Bytes(form)],
                     vec![Dest::Fixed {
                         buf: random_number,
                         n: 8,
@@ -93,12 +95,229 @@ pub unsafe extern "C" fn CSNBRNGL(
                 let key = ffi::read_bytes(key_identifier_length, key_identifier)?;
                 let length = ffi::read_int(random_number_length)?;
                 let out = Dest::var(random_number_length, random_number)?;
-                Ok((
-                    rules,
-                    vec![softcca_wire::Param::Bytes(key), length],
-                    vec![out],
-                ))
+                Ok((rules, vec![Param::Bytes(key), length], vec![out]))
             })
+        })
+    }
+}
+
+/// Cryptographic_Facility_Query: the rule array receives the elements of the information
+/// keyword (IBM's interface gives the rule array no size: the caller provides room for what
+/// IBM documents for the keyword) and `rule_array_count` their number; `verb_data` receives
+/// the keyword's verb data, if it has any.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn CSUACFQ(
+    return_code: *mut c_long,
+    reason_code: *mut c_long,
+    exit_data_length: *mut c_long,
+    exit_data: *mut c_uchar,
+    rule_array_count: *mut c_long,
+    rule_array: *mut c_uchar,
+    verb_data_length: *mut c_long,
+    verb_data: *mut c_uchar,
+) {
+    let _ = (exit_data_length, exit_data);
+    // SAFETY: as CSUACFV; the rule array is written only after the card answered.
+    unsafe {
+        ffi::run(return_code, reason_code, || {
+            let prepared = (|| {
+                let rules = ffi::read_rules(rule_array_count, rule_array)?;
+                if verb_data_length.is_null() {
+                    return Ok((rules, 0, vec![], Dest::Ignore));
+                }
+                let data = ffi::read_bytes(verb_data_length, verb_data)?;
+                let out = Dest::var(verb_data_length, verb_data)?;
+                Ok((rules, data.len(), data, out))
+            })();
+            let (rules, len, data, out) = match prepared {
+                Ok(p) => p,
+                Err(codes) => return codes,
+            };
+            let len = i32::try_from(len).unwrap_or(i32::MAX);
+            let response = ffi::call("CSUACFQ", rules, vec![Param::Int(len), Param::Bytes(data)]);
+            let dests: &[Dest] = if response.outputs.is_empty() {
+                &[]
+            } else {
+                &[out]
+            };
+            let codes = ffi::deliver(&response, dests);
+            if codes.return_code < 8 {
+                ffi::write_rules(rule_array_count, rule_array, &response.rule_array);
+            }
+            codes
+        })
+    }
+}
+
+/// Cryptographic_Facility_Control.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn CSUACFC(
+    return_code: *mut c_long,
+    reason_code: *mut c_long,
+    exit_data_length: *mut c_long,
+    exit_data: *mut c_uchar,
+    rule_array_count: *mut c_long,
+    rule_array: *mut c_uchar,
+    verb_data_length: *mut c_long,
+    verb_data: *mut c_uchar,
+) {
+    let _ = (exit_data_length, exit_data);
+    // SAFETY: as CSUACFV.
+    unsafe {
+        ffi::export(return_code, reason_code, "CSUACFC", || {
+            let rules = ffi::read_rules(rule_array_count, rule_array)?;
+            let (len, data) = if verb_data_length.is_null() {
+                (0, vec![])
+            } else {
+                let d = ffi::read_bytes(verb_data_length, verb_data)?;
+                (i32::try_from(d.len()).unwrap_or(i32::MAX), d)
+            };
+            Ok((rules, vec![Param::Int(len), Param::Bytes(data)], vec![]))
+        })
+    }
+}
+
+/// Master_Key_Process: `key_part` is read (24 bytes for SYM-MK and ASYM-MK, 32 for AES-MK
+/// and APKA-MK) only with FIRST, MIDDLE and LAST.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn CSNBMKP(
+    return_code: *mut c_long,
+    reason_code: *mut c_long,
+    exit_data_length: *mut c_long,
+    exit_data: *mut c_uchar,
+    rule_array_count: *mut c_long,
+    rule_array: *mut c_uchar,
+    key_part: *mut c_uchar,
+) {
+    let _ = (exit_data_length, exit_data);
+    // SAFETY: as CSUACFV.
+    unsafe {
+        ffi::export(return_code, reason_code, "CSNBMKP", || {
+            let rules = ffi::read_rules(rule_array_count, rule_array)?;
+            let has = |k: &str| softcca_card::rules::element(k).is_some_and(|e| rules.contains(&e));
+            let part = if ["FIRST", "MIDDLE", "LAST"].iter().any(|k| has(k)) {
+                let n = if has("AES-MK") || has("APKA-MK") {
+                    32
+                } else {
+                    24
+                };
+                ffi::read_fixed(key_part, n)?
+            } else {
+                vec![]
+            };
+            Ok((rules, vec![Param::Bytes(part)], vec![]))
+        })
+    }
+}
+
+thread_local! {
+    /// The device this thread allocated with CSUACRA (IBM scopes allocation to a thread).
+    static ALLOCATED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The one device softcca's library reaches, and IBM's "any device" name.
+const DEVICE_NAMES: [&str; 2] = ["CRP01", "DEV-ANY"];
+
+/// Reads CSUACRA/CSUACRD's parameters: rule array exactly `DEVICE` (8/35, 8/33) and a
+/// resource name of 1–64 bytes naming this library's device (trailing blanks and NULs
+/// ignored). A name of no device softcca has: 12/338 (**IBM is silent** in the pages at hand
+/// on this code; "the coprocessor is not available" is what the caller must act upon).
+///
+/// # Safety
+/// IBM's parameters of CSUACRA/CSUACRD.
+unsafe fn resource(
+    rule_array_count: *mut c_long,
+    rule_array: *mut c_uchar,
+    resource_name_length: *mut c_long,
+    resource_name: *mut c_uchar,
+) -> Result<(), softcca_card::Codes> {
+    use softcca_card::Failure;
+    // SAFETY: the caller's contract: IBM's parameters.
+    let (rules, name) = unsafe {
+        (
+            ffi::read_rules(rule_array_count, rule_array)?,
+            ffi::read_bytes(resource_name_length, resource_name)?,
+        )
+    };
+    match rules.as_slice() {
+        [e] if Some(*e) == softcca_card::rules::element("DEVICE") => {}
+        [_] => return Err(Failure::Keyword.codes()),
+        _ => return Err(ffi::BAD_COUNT),
+    }
+    if name.is_empty() || name.len() > 64 {
+        return Err(ffi::BAD_LENGTH);
+    }
+    let text = String::from_utf8_lossy(&name);
+    let text = text.trim_end_matches([' ', '\0']);
+    if !DEVICE_NAMES.contains(&text) {
+        return Err(Failure::CardUnavailable.codes());
+    }
+    Ok(())
+}
+
+/// Cryptographic_Resource_Allocate: rule array `DEVICE`, resource name `CRP01` (the one
+/// card) or `DEV-ANY`. Allocation is per thread, as IBM scopes it; with one card it changes
+/// which card nothing uses, so it only records the allocation.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn CSUACRA(
+    return_code: *mut c_long,
+    reason_code: *mut c_long,
+    exit_data_length: *mut c_long,
+    exit_data: *mut c_uchar,
+    rule_array_count: *mut c_long,
+    rule_array: *mut c_uchar,
+    resource_name_length: *mut c_long,
+    resource_name: *mut c_uchar,
+) {
+    let _ = (exit_data_length, exit_data);
+    // SAFETY: as CSUACFV.
+    unsafe {
+        ffi::run(return_code, reason_code, || {
+            match resource(
+                rule_array_count,
+                rule_array,
+                resource_name_length,
+                resource_name,
+            ) {
+                Ok(()) => {
+                    ALLOCATED.with(|a| a.set(true));
+                    softcca_card::Codes::OK
+                }
+                Err(codes) => codes,
+            }
+        })
+    }
+}
+
+/// Cryptographic_Resource_Deallocate: the same parameters; the thread goes back to the
+/// default device (the same card).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn CSUACRD(
+    return_code: *mut c_long,
+    reason_code: *mut c_long,
+    exit_data_length: *mut c_long,
+    exit_data: *mut c_uchar,
+    rule_array_count: *mut c_long,
+    rule_array: *mut c_uchar,
+    resource_name_length: *mut c_long,
+    resource_name: *mut c_uchar,
+) {
+    let _ = (exit_data_length, exit_data);
+    // SAFETY: as CSUACFV.
+    unsafe {
+        ffi::run(return_code, reason_code, || {
+            match resource(
+                rule_array_count,
+                rule_array,
+                resource_name_length,
+                resource_name,
+            ) {
+                Ok(()) => {
+                    ALLOCATED.with(|a| a.set(false));
+                    softcca_card::Codes::OK
+                }
+                Err(codes) => codes,
+            }
         })
     }
 }
