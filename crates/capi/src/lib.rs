@@ -35,6 +35,7 @@ pub mod conn;
 mod ffi;
 pub mod pka;
 pub mod unsupported;
+pub mod verbs_access;
 pub mod verbs_facility;
 pub mod verbs_keys;
 pub mod verbs_sym;
@@ -42,6 +43,7 @@ pub mod verbs_sym;
 // Every export at the crate root too, as C sees them (Rust tests call them through the rlib).
 pub use pka::*;
 pub use unsupported::*;
+pub use verbs_access::*;
 pub use verbs_facility::*;
 pub use verbs_keys::*;
 pub use verbs_sym::*;

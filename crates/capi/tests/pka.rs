@@ -852,3 +852,46 @@ fn null_and_negative_parameters_are_refused_before_the_card() {
     assert_eq!(rs, -1, "a NULL return code: nothing touched");
     let _ = null::<u8>();
 }
+
+/// CSUAACM as opencryptoki 3.27's `cca_get_acp_info_handler` calls it: LSTROLES into 4000
+/// bytes, then GET-ROLE of each name; the default role is there with IBM's header.
+#[test]
+fn access_control_maintenance_finds_the_default_role() {
+    card();
+    let acm = |keyword: &str, name: &mut [u8; 8], cap: usize| {
+        let rules = ra(&[keyword]);
+        let (mut rc, mut rs) = (-1, -1);
+        let mut count = n(&rules);
+        let mut out = vec![0xEEu8; cap];
+        let mut out_len = cap as c_long;
+        unsafe {
+            CSUAACM(
+                &mut rc,
+                &mut rs,
+                null_mut(),
+                null_mut(),
+                &mut count,
+                rules.as_ptr().cast_mut(),
+                name.as_mut_ptr(),
+                &mut out_len,
+                out.as_mut_ptr(),
+            )
+        };
+        ((rc, rs), out, out_len)
+    };
+    let (codes, list, list_len) = acm("LSTROLES", &mut [0; 8], 4000);
+    ok(codes, "LSTROLES");
+    assert_eq!(&list[..list_len as usize], b"DEFAULT ");
+    let mut name = *b"DEFAULT ";
+    let (codes, role, role_len) = acm("GET-ROLE", &mut name, 4000);
+    ok(codes, "GET-ROLE");
+    assert!(role_len >= 33);
+    assert_eq!(&role[..2], &[1, 1]);
+    assert_eq!(&role[24..29], &[0, 0, 0, 0, 0xFE]);
+    let (codes, out, out_len) = acm("GET-ROLE", &mut name, 8);
+    assert_eq!(codes, (8, 72), "GET-ROLE into 8 bytes");
+    untouched(&out, out_len, 8, "GET-ROLE");
+    let mut nobody = *b"NOBODY  ";
+    let (codes, _, _) = acm("GET-ROLE", &mut nobody, 4000);
+    assert_eq!(codes, (8, 772));
+}
