@@ -326,10 +326,7 @@ fn rsa_build_generate_extract() {
     let (codes, key, key_len) = pkg(&skel, 8000);
     ok(codes, "PKG");
     assert_eq!((key[0], key[8]), (0x1F, 0x31));
-    assert_eq!(
-        usize::from(u16::from_be_bytes([key[2], key[3]])) <= key_len as usize,
-        true
-    );
+    assert!(usize::from(u16::from_be_bytes([key[2], key[3]])) <= key_len as usize);
     let (codes, out, out_len) = pkg(&skel, 100);
     assert_eq!(codes.0, 8, "PKG into 100 bytes: {codes:?}");
     untouched(&out, out_len, 100, "PKG");
