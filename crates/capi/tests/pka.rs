@@ -892,3 +892,77 @@ fn access_control_maintenance_finds_the_default_role() {
     let (codes, _, _) = acm("GET-ROLE", &mut nobody, 4000);
     assert_eq!(codes, (8, 772));
 }
+
+/// What opencryptoki 3.23/3.27 asks at start, through the exported CSUACFV and CSUACFQ:
+/// the version (≥ 7.1 on the 4769), STATICSB's MKVPs at its offsets (the APKA one equal to
+/// the MKVP in a generated ECC token), DOM-NUMS as a 4-byte big-endian count.
+#[test]
+fn opencryptoki_start_queries_through_the_exports() {
+    card();
+    let (mut rc, mut rs) = (-1, -1);
+    let mut version = [0u8; 20];
+    let mut version_len: c_long = 20;
+    unsafe {
+        CSUACFV(
+            &mut rc,
+            &mut rs,
+            null_mut(),
+            null_mut(),
+            &mut version_len,
+            version.as_mut_ptr(),
+        )
+    };
+    assert_eq!((rc, rs, version_len), (0, 0, 17));
+    assert!(version.starts_with(b"7.5."), "{:?}", &version[..8]);
+
+    let query = |keyword: &str, cap: usize| {
+        let (mut rc, mut rs) = (-1, -1);
+        let mut rules = [0u8; 256];
+        rules[..8].copy_from_slice(format!("{keyword:<8}").as_bytes());
+        let mut count: c_long = 1;
+        let mut data = vec![0u8; cap];
+        let mut data_len = cap as c_long;
+        unsafe {
+            CSUACFQ(
+                &mut rc,
+                &mut rs,
+                null_mut(),
+                null_mut(),
+                &mut count,
+                rules.as_mut_ptr(),
+                &mut data_len,
+                data.as_mut_ptr(),
+            )
+        };
+        ((rc, rs), data, data_len)
+    };
+    let (codes, data, data_len) = query("STATICSB", 256);
+    ok(codes, "STATICSB");
+    assert_eq!(data_len, 240);
+    let id = |at: usize| u16::from_be_bytes([data[at], data[at + 1]]);
+    for (at, expected) in [
+        (134, 0x0F07),
+        (146, 0x0F06),
+        (182, 0x0F0B),
+        (194, 0x0F0A),
+        (218, 0x0F0E),
+        (230, 0x0F0D),
+    ] {
+        assert_eq!(id(at), expected, "ID at {at}");
+    }
+    let ecc = ecc_key();
+    assert_eq!(
+        &ecc[24..32],
+        &data[220..228],
+        "APKA MKVP in the token = STATICSB's"
+    );
+    let aes = aes_key();
+    assert_eq!(
+        &aes[8..16],
+        &data[184..192],
+        "AES MKVP in the token = STATICSB's"
+    );
+    let (codes, nums, nums_len) = query("DOM-NUMS", 4);
+    ok(codes, "DOM-NUMS");
+    assert_eq!((nums_len, &nums[..4]), (4, &[0, 0, 0, 1][..]));
+}
