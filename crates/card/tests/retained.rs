@@ -285,15 +285,6 @@ fn retain_refusals_change_nothing() {
     refused(&["RETAIN"], &[], &kmo, 8000, (12, 3046), "KM-ONLY");
     let big = crt_skeleton(&card, 3072, "SIG-ONLY", "NEW.KEY");
     refused(&["RETAIN"], &[], &big, 8000, (8, 770), "above 2048 bits");
-    let small = crt_skeleton(&card, 1024, "SIG-ONLY", "NEW.KEY");
-    refused(
-        &["RETAIN"],
-        &[],
-        &small,
-        8000,
-        (8, 2),
-        "below the generator's sizes",
-    );
     let unnamed = crt_skeleton(&card, 2048, "SIG-ONLY", "");
     refused(&["RETAIN"], &[], &unnamed, 8000, (8, 32), "no label");
     let badname = crt_skeleton(&card, 2048, "SIG-ONLY", "9LIVES");

@@ -52,7 +52,7 @@
 //!   modulus above 2048 bits 8/770 (the skeleton's length field is not valid for RETAIN;
 //!   IBM names no code); no name section or a label that breaks the label rules 8/32; a
 //!   label already retained 8/1025; the card full ([`crate::retained::CAPACITY`] keys)
-//!   8/1031. Sizes below 2048 bits are 8/2 (the generator's limit, as for MASTER and CLEAR).
+//!   8/1031. Sizes from 512 bits up to the maximum are generated as CLEAR generates them.
 //!   A public token longer than `generated_key_identifier_length` is 8/43, and nothing is
 //!   retained then.
 //! - A label given to CSNDDSG, CSNDPKX or CSNDPKD is looked up among the retained keys (the

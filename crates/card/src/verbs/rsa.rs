@@ -57,8 +57,9 @@
 //!   bits), RustCrypto `rsa` 0.10 for the others (512–2047 bits); RustCrypto also for every
 //!   PKCS-1.2 decryption (implicit rejection, below) and for PSS with a salt length other
 //!   than the hash length. A verification uses aws-lc-rs for 2048 bits and more.
-//! - The key-value structure's lengths must agree with each other and with the bytes given;
-//!   any disagreement is 8/770. private_key_name must be empty or 64 bytes; the other
+//! - The key-value structure's lengths must agree with each other and fit in the bytes given
+//!   (8/770 otherwise); bytes after the structure are ignored, because opencryptoki gives its
+//!   whole 8000-byte buffer as the structure's length and real cards accept that. private_key_name must be empty or 64 bytes; the other
 //!   reserved/optional strings of CSNDPKB must be empty (8/72).
 //! - Key generation (IBM Docs "CCA for Linux", PKA Key Generate
 //!   <https://www.ibm.com/docs/en/linux-on-systems?topic=keys-pka-key-generate-csndpkg>: "The
@@ -109,7 +110,9 @@
 //!   is 8/72. A signature of the wrong length does not verify (4/429).
 //!   signature_field_length shorter than the modulus: 8/72.
 //! - PKCS-1.1 with HASH: IBM asks for DigestInfo ‖ hash; softcca also takes the bare hash
-//!   (its length names the method) — an extension, not IBM's text.
+//!   (its length names the method) — an extension, not IBM's text. Any other data up to
+//!   k − 11 bytes (an MD5 or RIPEMD DigestInfo, opencryptoki's CKM_RSA_PKCS data) is
+//!   formatted as given (block type 01) and signed by the raw RustCrypto operation.
 //! - PKCSOAEP without a hash method: IBM's current page requires one (CCA 2.54 knew SHA-1
 //!   only); softcca takes SHA-1 then, as CCA 2.54 did. SHA-224 (RustCrypto; aws-lc-rs has
 //!   no SHA-224 OAEP), SHA-384 and SHA-512 work, MGF1 with the same hash. RustCrypto's OAEP
@@ -463,9 +466,9 @@ fn parse_kvs(b: &[u8], crt: bool) -> Result<Kvs<'_>, Failure> {
     } else {
         d = take(b, &mut at, d_len)?;
     }
-    if at != b.len() {
-        return Err(Failure::PkaTokenField);
-    }
+    // Bytes after the structure are ignored: opencryptoki passes its whole zeroed 8000-byte
+    // buffer as key_value_structure_length, and real cards take that.
+    let _ = at;
     if !n.is_empty() && bit_len(n) != n_bits {
         return Err(Failure::PkaTokenField);
     }
@@ -1181,6 +1184,20 @@ enum RawScheme {
     X931,
     /// ZERO-PAD: the data right-aligned in zeros.
     ZeroPad,
+    /// PKCS-1.1 with HASH on data that is neither a bare SHA-1/SHA-2 hash nor its DigestInfo:
+    /// X'00' ‖ X'01' ‖ X'FF'… (at least 8) ‖ X'00' ‖ D, D the caller's BER DigestInfo ‖ hash as
+    /// given — IBM's definition of PKCS-1.1 (opencryptoki's MD5-RSA-PKCS and CKM_RSA_PKCS
+    /// send such data).
+    Pkcs11Given,
+}
+
+/// Whether PKCS-1.1 data is a bare SHA-1/SHA-2 hash or the DigestInfo of one (signed by
+/// aws-lc-rs or RustCrypto's PKCS #1 v1.5 with that hash), rather than data to format as given.
+fn known_pkcs11_input(input: &[u8]) -> bool {
+    alg_by_len(input.len()).is_ok()
+        || DIGEST_INFO
+            .iter()
+            .any(|(p, a)| input.len() == p.len() + a.output_len && input.starts_with(p))
 }
 
 /// The X9.31 hash specifier of a hash length (IBM: X'33' SHA-1, X'34' SHA-256, X'36'
@@ -1205,6 +1222,9 @@ fn raw_signature_input(
         Some("PKCS-1.0") => RawScheme::Pkcs10,
         Some("X9.31") => RawScheme::X931,
         Some("ZERO-PAD") => RawScheme::ZeroPad,
+        Some("PKCS-1.1") if chosen.get(2) != Some("MESSAGE") && !known_pkcs11_input(input) => {
+            RawScheme::Pkcs11Given
+        }
         _ => return Ok(None),
     };
     let method = chosen.get(3);
@@ -1233,7 +1253,9 @@ fn raw_signature_input(
                         .map_or(0, |(p, _)| p.len()),
                 ),
             };
-            if scheme != RawScheme::ZeroPad && len != alg.output_len {
+            if !matches!(scheme, RawScheme::ZeroPad | RawScheme::Pkcs11Given)
+                && len != alg.output_len
+            {
                 return Err(Failure::Length);
             }
         }
@@ -1263,6 +1285,14 @@ fn raw_block(scheme: RawScheme, data: &[u8], k: usize, n_bits: usize) -> Result<
             if data.len() > k {
                 return Err(Failure::Length);
             }
+            block[k - data.len()..].copy_from_slice(data);
+        }
+        RawScheme::Pkcs11Given => {
+            if data.len() + 11 > k {
+                return Err(Failure::Length);
+            }
+            block[1] = 0x01;
+            block[2..k - data.len() - 1].fill(0xff);
             block[k - data.len()..].copy_from_slice(data);
         }
         RawScheme::X931 => {
