@@ -169,6 +169,12 @@ pub enum Failure {
     /// ECC_Diffie-Hellman given keys on different curves. 8/2158: opencryptoki's mapping of
     /// IBM's reason 2158, "curve type or size mismatch" (same fact sheet, §9).
     CurveMismatch,
+    /// ECC_Diffie-Hellman (DERIV01, DERIV02) asked for a `key_bit_length` the output key
+    /// token cannot hold (AES 128/192/256, DES 64/128/192, a DES control vector's length
+    /// form), or one that differs from the size the private key's key-derivation data
+    /// allows. 8/2149: opencryptoki's `cca_specific.c` maps CSNDEDH's 8/2149 to
+    /// `CKR_KEY_SIZE_RANGE`; no IBM text for the reason was retrieved.
+    DerivedKeyLength,
     /// PKA_Decrypt could not recover a key value: the PKCS #1 v1.5 block type 2 padding or
     /// the OAEP encoding does not decode, which is also what a wrong key gives. 8/2054. IBM's
     /// text for the codes opencryptoki 3.27 maps to "encrypted data invalid" (8/66, 8/2053,
@@ -238,6 +244,7 @@ impl Failure {
             Failure::DecipheredData => Codes::new(8, 72),
             Failure::CurveNotSupported => Codes::new(8, 874),
             Failure::CurveMismatch => Codes::new(8, 2158),
+            Failure::DerivedKeyLength => Codes::new(8, 2149),
             Failure::PkaDecryptDecode => Codes::new(8, 2054),
             Failure::RetainedKeyExists => Codes::new(8, 1025),
             Failure::RetainedKeyNotFound => Codes::new(8, 1026),
@@ -363,6 +370,7 @@ mod tests {
         Failure::DecipheredData,
         Failure::CurveNotSupported,
         Failure::CurveMismatch,
+        Failure::DerivedKeyLength,
         Failure::PkaDecryptDecode,
         Failure::RetainedKeyExists,
         Failure::RetainedKeyNotFound,

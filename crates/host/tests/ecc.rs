@@ -7,6 +7,7 @@ use aws_lc_rs::digest;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use softcca_card::platform::{Platform, SystemClock};
 use softcca_card::rng::insecure_test_sources::CountingSource;
+use softcca_card::tokens::aes::{AesMaterial, AesToken, InternalAes};
 use softcca_card::{Card, Codes, Model};
 use softcca_host::{Cca, Family, PkaBuildExtras};
 
@@ -102,10 +103,34 @@ fn ecc_keys_in_pka_key_storage() {
         .expect("CSNDEDH");
     assert_eq!(z1, z2);
     assert_eq!(z1.len(), 32);
+    // DERIV02 by labels into a fixed-length AES skeleton: both sides derive the same key
+    // (the same token under the same AES master key); the keys' derivation data says AES
+    // DATA, 128 bits.
+    for (process, part) in [("FIRST", [0x21; 32]), ("LAST", [0x43; 32])] {
+        cca.master_key_process(&["AES-MK", process], &part)
+            .expect("AES-MK");
+    }
+    cca.master_key_process(&["AES-MK", "SET"], &[])
+        .expect("AES-MK SET");
+    let aes_skeleton = AesToken::Internal(InternalAes {
+        cv_present: false,
+        material: AesMaterial::NoKey {
+            encrypted_flag: false,
+        },
+    })
+    .to_bytes();
+    let (k1, _) = cca
+        .ecc_diffie_hellman_derive(&["DERIV02", "SHA-256"], &a, &b, &[7; 8], 128, &aes_skeleton)
+        .expect("CSNDEDH DERIV02");
+    let (k2, _) = cca
+        .ecc_diffie_hellman_derive(&["DERIV02", "SHA-256"], &b, &a, &[7; 8], 128, &aes_skeleton)
+        .expect("CSNDEDH DERIV02");
+    assert_eq!(k1, k2);
+    assert_eq!(k1.len(), 64);
     let err = cca
-        .ecc_diffie_hellman(&["DERIV01"], &a, &b, &[], 128)
-        .expect_err("DERIV01 not yet");
-    assert_eq!(err.codes, Codes::new(8, 2));
+        .ecc_diffie_hellman_derive(&["DERIV02"], &a, &b, &[], 256, &aes_skeleton)
+        .expect_err("the derivation data says 128 bits");
+    assert_eq!(err.codes, Codes::new(8, 2149));
 
     // A new APKA master key: the labelled key works under OLD (0/10001); RTCMK rewrites
     // the record.
