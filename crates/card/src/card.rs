@@ -561,6 +561,7 @@ impl Card {
             "CSNDRKL" => verbs::retained::csndrkl(self, rules, params),
             "CSNDSYG" => verbs::syx::csndsyg(self, rules, params),
             "CSNDSYI" => verbs::syx::csndsyi(self, rules, params),
+            "CSNDSYI2" => verbs::syx::csndsyi2(self, rules, params),
             "CSNDSYX" => verbs::syx::csndsyx(self, rules, params),
             "CSNBHMG" => verbs::hmac::csnbhmg(self, rules, params),
             "CSNBHMV" => verbs::hmac::csnbhmv(self, rules, params),
@@ -590,6 +591,7 @@ impl Card {
                 | "CSNDPKG"
                 | "CSNDEDH"
                 | "CSNDSYI"
+                | "CSNDSYI2"
                 | "CSNDSYG"
                 | "CSNDPKI"
                 | "CSNDKTC"

@@ -175,6 +175,11 @@ pub enum Failure {
     /// allows. 8/2149: opencryptoki's `cca_specific.c` maps CSNDEDH's 8/2149 to
     /// `CKR_KEY_SIZE_RANGE`; no IBM text for the reason was retrieved.
     DerivedKeyLength,
+    /// An RSA key shorter than 2048 bits given to Symmetric_Key_Export or
+    /// Symmetric_Key_Import2 with CKM-RAKW or PKOAEP2. 8/760: opencryptoki's `cca_specific.c`
+    /// reads CSNDSYX/CSNDSYI2's 8/760 as "must be >= 2048 bit"
+    /// (`CKR_WRAPPING_KEY_SIZE_RANGE`); no IBM text for the reason was retrieved.
+    RsaKeyTooShort,
     /// PKA_Decrypt could not recover a key value: the PKCS #1 v1.5 block type 2 padding or
     /// the OAEP encoding does not decode, which is also what a wrong key gives. 8/2054. IBM's
     /// text for the codes opencryptoki 3.27 maps to "encrypted data invalid" (8/66, 8/2053,
@@ -245,6 +250,7 @@ impl Failure {
             Failure::CurveNotSupported => Codes::new(8, 874),
             Failure::CurveMismatch => Codes::new(8, 2158),
             Failure::DerivedKeyLength => Codes::new(8, 2149),
+            Failure::RsaKeyTooShort => Codes::new(8, 760),
             Failure::PkaDecryptDecode => Codes::new(8, 2054),
             Failure::RetainedKeyExists => Codes::new(8, 1025),
             Failure::RetainedKeyNotFound => Codes::new(8, 1026),
@@ -371,6 +377,7 @@ mod tests {
         Failure::CurveNotSupported,
         Failure::CurveMismatch,
         Failure::DerivedKeyLength,
+        Failure::RsaKeyTooShort,
         Failure::PkaDecryptDecode,
         Failure::RetainedKeyExists,
         Failure::RetainedKeyNotFound,

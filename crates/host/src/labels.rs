@@ -163,6 +163,10 @@ pub(crate) const TABLE: &[(&str, &[KeyParam])] = &[
         &[key(1, Storage::Pka), updated(2, Storage::AesIf("AES"), 0)],
     ),
     (
+        "CSNDSYI2",
+        &[key(1, Storage::Pka), updated(4, Storage::Aes, 0)],
+    ),
+    (
         "CSNDSYX",
         &[key(0, Storage::AesIf("AES")), key(1, Storage::Pka)],
     ),

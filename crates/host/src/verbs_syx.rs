@@ -1,7 +1,9 @@
 //! Symmetric keys under RSA keys (issue 4) as `Cca` methods, marshalled as the card's
-//! `verbs::syx` module documents: Symmetric_Key_Export (CSNDSYX) and Symmetric_Key_Import
-//! (CSNDSYI). Key labels: the symmetric identifier is a label in DES key storage, or in AES
-//! key storage when the rule array names AES; the RSA identifier a label in PKA key storage.
+//! `verbs::syx` module documents: Symmetric_Key_Export (CSNDSYX), Symmetric_Key_Import
+//! (CSNDSYI), Symmetric_Key_Import2 (CSNDSYI2) and Symmetric_Key_Generate (CSNDSYG). Key
+//! labels: the symmetric identifier is a label in DES key storage, or in AES key storage when
+//! the rule array names AES (CSNDSYI2's target: always AES key storage); the RSA identifier
+//! a label in PKA key storage.
 
 use softcca_card::{Codes, Failure};
 use softcca_wire::Param;
@@ -12,11 +14,19 @@ use crate::{Cca, CcaError, codes_of, single_bytes};
 /// RSA key (8192 bits).
 pub const MAX_RSA_ENCIPHERED_KEY: i32 = 1024;
 
+/// The capacity the export offers the card: one modulus of the largest RSA key, plus room for
+/// the AES KWP block of CKM-RAKW or the variable-length token around a PKOAEP2 key.
+const EXPORT_CAPACITY: i32 = MAX_RSA_ENCIPHERED_KEY + 1024;
+
+/// A variable-length token's largest size (CSNDSYI2's target buffer).
+const VAR_TOKEN_CAPACITY: i32 = 725;
+
 impl Cca {
     /// Symmetric_Key_Export (CSNDSYX): the key of an operational DES or AES token (or label)
-    /// enciphered under an RSA public key (PKCSOAEP with SHA-1 or SHA-256, or PKCS-1.2).
-    /// Returns the enciphered key (one modulus long) and the codes (0/10001 when a key was
-    /// under the old master key).
+    /// enciphered under an RSA public key (PKCSOAEP with SHA-1 or SHA-256, or PKCS-1.2), or
+    /// of an AES or HMAC variable-length token (PKOAEP2: an external variable-length token;
+    /// CKM-RAKW: PKCS #11 CKM_RSA_AES_KEY_WRAP output). Returns the enciphered key and the
+    /// codes (0/10001 when a key was under the old master key).
     pub fn symmetric_key_export(
         &self,
         rule_array: &[&str],
@@ -29,7 +39,36 @@ impl Cca {
             vec![
                 Param::Bytes(source_key_identifier.to_vec()),
                 Param::Bytes(rsa_public_key_identifier.to_vec()),
-                Param::Int(MAX_RSA_ENCIPHERED_KEY),
+                Param::Int(EXPORT_CAPACITY),
+            ],
+        )?;
+        let c = codes_of(&r);
+        Ok((single_bytes(r)?, c))
+    }
+
+    /// Symmetric_Key_Import2 (CSNDSYI2) with PKOAEP2 or CKM-RAKW: an AES or HMAC key
+    /// enciphered under an RSA public key recovered with the private key (a token or a PKA
+    /// label) into an internal variable-length token. `key_name` is empty or 64 bytes;
+    /// `target_key_identifier` is the skeleton CKM-RAKW fills (unused with PKOAEP2, whose
+    /// external token carries the associated data) or an AES key-storage label whose record
+    /// receives the new token. Returns the internal token and the codes.
+    pub fn symmetric_key_import2(
+        &self,
+        rule_array: &[&str],
+        enciphered_key: &[u8],
+        transport_key_identifier: &[u8],
+        key_name: &[u8],
+        target_key_identifier: &[u8],
+    ) -> Result<(Vec<u8>, Codes), CcaError> {
+        let r = self.verb(
+            "CSNDSYI2",
+            rule_array,
+            vec![
+                Param::Bytes(enciphered_key.to_vec()),
+                Param::Bytes(transport_key_identifier.to_vec()),
+                Param::Bytes(key_name.to_vec()),
+                Param::Int(VAR_TOKEN_CAPACITY),
+                Param::Bytes(target_key_identifier.to_vec()),
             ],
         )?;
         let c = codes_of(&r);

@@ -142,3 +142,65 @@ fn symmetric_keys_under_an_rsa_key_by_label() {
         .expect_err("no record");
     assert_eq!(err.codes, Codes::new(8, 30));
 }
+
+#[test]
+fn variable_length_keys_under_an_rsa_key_by_label() {
+    let card = memory_card(22);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = softcca_host::KeyStore::open(dir.path()).expect("key storage");
+    let cca = Cca::with_card(Arc::clone(&card)).with_key_store(keys);
+    load_master_keys(&cca);
+    let skeleton = cca
+        .pka_key_token_build(
+            &["RSA-AESC", "KEY-MGMT"],
+            &skeleton_kvs(),
+            PkaBuildExtras::default(),
+        )
+        .expect("CSNDPKB");
+    let (rsa, _) = cca
+        .pka_key_generate(&["MASTER"], &[], &skeleton, &[0u8; 64])
+        .expect("CSNDPKG");
+    let rsa_label = label(b"APP.RSA.UNWRAP");
+    cca.key_record_create(Family::Pka, &rsa_label, &rsa)
+        .expect("PKA record");
+    let cipher_skeleton = cca
+        .key_token_build2(&["INTERNAL", "NO-KEY", "AES", "CIPHER"], &[], &[], &[], 725)
+        .expect("CSNBKTB2");
+    let (cipher, _) = cca
+        .key_generate2(&["AES", "OP"], 256, "TOKEN", &cipher_skeleton)
+        .expect("CSNBKGN2");
+
+    // CKM-RAKW: export, then import by labels into an AES key-storage record.
+    let (blob, codes) = cca
+        .symmetric_key_export(&["AES", "CKM-RAKW"], &cipher, &rsa_label)
+        .expect("CSNDSYX CKM-RAKW");
+    assert_eq!((blob.len(), codes), (256 + 40, Codes::new(0, 0)));
+    let target = label(b"APP.AES.UNWRAP");
+    cca.key_record_create(Family::Aes, &target, &cipher_skeleton)
+        .expect("AES record");
+    let (imported, _) = cca
+        .symmetric_key_import2(&["AES", "CKM-RAKW"], &blob, &rsa_label, &[], &target)
+        .expect("CSNDSYI2 CKM-RAKW");
+    assert_eq!(
+        cca.key_record_read(Family::Aes, &target).expect("read"),
+        imported,
+        "the record holds the imported token"
+    );
+
+    // PKOAEP2: the external token carries the associated data; the same token comes back.
+    let (external, _) = cca
+        .symmetric_key_export(&["AES", "PKOAEP2"], &cipher, &rsa_label)
+        .expect("CSNDSYX PKOAEP2");
+    assert_eq!(external[0], 0x02, "an external variable-length token");
+    let (again, _) = cca
+        .symmetric_key_import2(&["AES", "PKOAEP2"], &external, &rsa, &[], &[])
+        .expect("CSNDSYI2 PKOAEP2");
+    assert_eq!(again, cipher, "the same key under the same master key");
+    // The CKM-RAKW import took the skeleton's associated data (key-management field 3, the
+    // pedigree, is the skeleton's), so it is the same key in a token of the same size.
+    assert_eq!(imported.len(), cipher.len());
+    let err = cca
+        .symmetric_key_import2(&["AES", "AESKW"], &external, &rsa, &[], &[])
+        .expect_err("AESKW is not implemented");
+    assert_eq!(err.codes, Codes::new(8, 2));
+}
