@@ -1,6 +1,7 @@
 //! API tests of the curves softcca computes on with RustCrypto (P-192, P-224, Brainpool
-//! P-256r1 and P-384r1) through [`Card::execute`]: generation, import, ECDSA both ways,
-//! ECDH PASSTHRU, their codes, and Wycheproof ECDSA (r ‖ s) and ECDH vectors; and
+//! P-192r1, P-256r1, P-384r1 and P-512r1) through [`Card::execute`]: generation, import,
+//! ECDSA both ways, ECDH PASSTHRU, their codes, Wycheproof ECDSA (r ‖ s) and ECDH vectors,
+//! an OpenSSL-made Brainpool P-192r1 vector (no Wycheproof set has that curve); and
 //! Wycheproof's DER-form ECDSA vectors for P-256, converted to r ‖ s here. Expected codes are
 //! IBM's values, written as literals.
 
@@ -15,7 +16,9 @@ const P192: (u8, u16) = (0, 192);
 const P224: (u8, u16) = (0, 224);
 const BP256: (u8, u16) = (1, 256);
 const BP384: (u8, u16) = (1, 384);
-const CURVES: [(u8, u16); 4] = [P192, P224, BP256, BP384];
+const BP192: (u8, u16) = (1, 192);
+const BP512: (u8, u16) = (1, 512);
+const CURVES: [(u8, u16); 6] = [P192, P224, BP256, BP384, BP192, BP512];
 
 fn scalar_len(curve: (u8, u16)) -> usize {
     usize::from(curve.1).div_ceil(8)
@@ -174,7 +177,7 @@ fn tokens_of_the_new_curves_are_checked() {
         "d zero",
     );
     // Sizes without a crate stay "curve not supported".
-    for curve in [(1, 160), (1, 192), (1, 224), (1, 320), (1, 512)] {
+    for curve in [(1, 160), (1, 224), (1, 320)] {
         let skel = skeleton(&card, curve, "SIG-ONLY");
         assert_refused(
             &pkg(&card, "MASTER", &skel),
@@ -227,6 +230,11 @@ fn wycheproof_ecdsa_p1363_new_curves() {
             TestName::EcdsaBrainpool384r1Sha384P1363,
             BP384,
             &digest::SHA384,
+        ),
+        (
+            TestName::EcdsaBrainpool512r1Sha512P1363,
+            BP512,
+            &digest::SHA512,
         ),
     ] {
         let set = TestSet::load(name).expect("the test set loads");
@@ -329,6 +337,7 @@ fn wycheproof_ecdh_new_curves_through_pki_and_passthru() {
         (TestName::EcdhSecp224r1Ecpoint, P224, false),
         (TestName::EcdhBrainpool256r1, BP256, true),
         (TestName::EcdhBrainpool384r1, BP384, true),
+        (TestName::EcdhBrainpool512r1, BP512, true),
     ] {
         let set = TestSet::load(name).expect("the test set loads");
         let q_len = 1 + 2 * scalar_len(curve);
@@ -416,4 +425,63 @@ fn wycheproof_ecdh_new_curves_through_pki_and_passthru() {
             "{name:?}: {valid} valid tests, {skipped} skipped"
         );
     }
+}
+
+/// Brainpool P-192r1 has no Wycheproof set: a vector made with OpenSSL 3.0
+/// (`openssl ecparam -name brainpoolP192r1 -genkey`, `openssl pkeyutl -derive`, `openssl
+/// dgst -sha256 -sign` of "softcca brainpool", its DER signature written as r ‖ s).
+#[test]
+fn brainpool_p192r1_openssl_vector() {
+    let h = |s: &str| hex::decode(s).expect("hex");
+    let da = h("819446533960c03f963fcdfd799e415d1d260e48a2ff3369");
+    let qa = h(
+        "04543af8a28bccd58badfd091482134aa2dfaa6b22479622231387140954e81c2ea35ae0fba464deb1e49dbe6b75bc11ba",
+    );
+    let qb = h(
+        "046ff84dcf2b91e878e855b8babba09a318732d9251e96fbdc6dc8a7a8c0280c2bba10c4c1d790a4af8ab50172b7711723",
+    );
+    let z = h("8ee8b34c68858c2f1221c3c64b8573bc2e5a0edee3ace494");
+    let sig = h(
+        "9cdfb1965ca5f638242bf93c02bc551b1fd01392ce470d8841e8b4909df8ff79b9c1ace8ca34b4ae364127f9e2ef98c8",
+    );
+    let card = new_card(12);
+    load_apka(&card, 0x12);
+    // The card derives q from d as OpenSSL did (and checks the pair), both ways.
+    let clear = pkb(&card, &["ECC-PAIR", "KEY-MGMT"], &kvs_pair(BP192, &da, &qa));
+    let derived = pkb(&card, &["ECC-PAIR", "KEY-MGMT"], &kvs_pair(BP192, &da, &[]));
+    assert_eq!(q_of(&pkx(&card, &derived)), qa);
+    let internal = the_bytes(
+        &call(
+            &card,
+            "CSNDPKI",
+            &["ECC"],
+            vec![b(&clear), b(&[]), Param::Int(8000)],
+        ),
+        "CSNDPKI",
+    );
+    let peer = pkb(&card, &["ECC-PUBL"], &kvs_publ(BP192, &qb));
+    assert_eq!(
+        the_bytes(&edh(&card, &["PASSTHRU"], &internal, &peer), "EDH"),
+        z
+    );
+    let public = pkx(&card, &internal);
+    let hash = digest::digest(&digest::SHA256, b"softcca brainpool");
+    assert_eq!(
+        codes(&dsv(&card, &["ECDSA"], &public, hash.as_ref(), &sig)),
+        (0, 0)
+    );
+    let mut bad = sig.clone();
+    bad[30] ^= 0x40;
+    assert_eq!(
+        codes(&dsv(&card, &["ECDSA"], &public, hash.as_ref(), &bad)),
+        (4, 429)
+    );
+    // A q that is not on the curve is refused when the token is built.
+    let mut off = qb.clone();
+    off[48] ^= 1;
+    assert_refused(
+        &pkb_call(&card, &["ECC-PUBL"], &kvs_publ(BP192, &off), &[]),
+        (8, 72),
+        "q off the curve",
+    );
 }

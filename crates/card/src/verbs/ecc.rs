@@ -42,11 +42,14 @@
 //!   (an internal token under the master key).
 //!
 //! Curves: P-256, P-384 and P-521 (ECDSA, ECDH; aws-lc-rs), Ed25519 (EdDSA; aws-lc-rs,
-//! curve type X'02', 255 bits), and P-192, P-224, Brainpool P-256r1 and P-384r1 (ECDSA,
-//! ECDH; RustCrypto, [`super::ecc_rc`], whose ECDSA nonces come from the card's DRBG).
-//! Tokens for Brainpool P-160/192/224/320/512 and Ed448 are built, parsed and extracted, but
-//! a verb that needs their arithmetic answers 8/874 ("curve not supported", opencryptoki's
-//! reading of IBM's code): no maintained crate with their arithmetic was found.
+//! curve type X'02', 255 bits), and P-192, P-224, Brainpool P-192r1, P-256r1, P-384r1 and
+//! P-512r1 (ECDSA, ECDH; RustCrypto, [`super::ecc_rc`], whose ECDSA nonces come from the
+//! card's DRBG; P-192r1 and P-512r1 are RFC 5639's constants on RustCrypto's generic field
+//! and point arithmetic, [`super::ecc_bp`]). Tokens for Brainpool P-160r1, P-224r1, P-320r1
+//! and Ed448 are built, parsed and extracted, but a verb that needs their arithmetic answers
+//! 8/874 ("curve not supported", opencryptoki's reading of IBM's code): no maintained crate
+//! gives their arithmetic without hand-written glue ([`super::ecc_bp`] says why for the
+//! Brainpool sizes).
 //!
 //! What softcca chose where **IBM is silent**:
 //! - An output buffer (`…_length` Int) smaller than the result: 8/72.
@@ -159,6 +162,8 @@ fn engine(curve: Curve) -> Result<Engine, Failure> {
         Curve::Prime(224) => Ok(Engine::Rc(RcCurve::P224)),
         Curve::Brainpool(256) => Ok(Engine::Rc(RcCurve::Bp256)),
         Curve::Brainpool(384) => Ok(Engine::Rc(RcCurve::Bp384)),
+        Curve::Brainpool(192) => Ok(Engine::Rc(RcCurve::Bp192)),
+        Curve::Brainpool(512) => Ok(Engine::Rc(RcCurve::Bp512)),
         _ => Err(Failure::CurveNotSupported),
     }
 }

@@ -1,18 +1,18 @@
 //! The Weierstrass curves aws-lc-rs does not offer, for [`super::ecc`]: NIST P-192 and
 //! P-224 (RustCrypto `p192`, `p224`, on `elliptic-curve` 0.13 and `ecdsa` 0.16) and
 //! Brainpool P-256r1 and P-384r1 (RustCrypto `bp256`, `bp384`, on `elliptic-curve` 0.14 and
-//! `ecdsa` 0.17). Nothing here is hand-rolled: the point arithmetic, ECDH and ECDSA are the
+//! `ecdsa` 0.17), and Brainpool P-192r1 and P-512r1 (their RFC 5639 constants on the same
+//! generic RustCrypto arithmetic, [`super::ecc_bp`]). Nothing here is hand-rolled: the point arithmetic, ECDH and ECDSA are the
 //! crates' (`ecdh::diffie_hellman`, `ecdsa::hazmat::{sign_prehashed, verify_prehashed}`).
 //!
 //! ECDSA nonces: `p192` has no signing key (no RFC 6979 digest of P-192's width), so for
-//! one rule on all four curves k is drawn from the card's DRBG (rejection sampling: a
+//! one rule on all these curves k is drawn from the card's DRBG (rejection sampling: a
 //! candidate that is zero or not below the order is drawn again), as FIPS 186-4 B.5.2
 //! describes; the caller hands the candidates in. The hash reaching this module is already
-//! the curve's length (see `Engine::digest` in [`super::ecc`]); the orders of these four
+//! the curve's length (see `Engine::digest` in [`super::ecc`]); the orders of these
 //! curves have as many bits as their fields, so leftmost bytes are leftmost bits.
 //!
-//! Other Brainpool sizes (160, 192, 224, 320, 512 bits) and P-192's t-twists have no
-//! maintained RustCrypto crate with arithmetic; they stay 8/874.
+//! Brainpool P-160r1, P-224r1 and P-320r1 stay 8/874 ([`super::ecc_bp`] says why).
 
 use zeroize::Zeroizing;
 
@@ -23,6 +23,8 @@ pub(crate) enum RcCurve {
     P224,
     Bp256,
     Bp384,
+    Bp192,
+    Bp512,
 }
 
 /// The operations, per curve; every function answers `None` for an invalid input.
@@ -126,6 +128,8 @@ ec13!(p192c, p192::NistP192);
 ec13!(p224c, p224::NistP224);
 ec14!(bp256c, bp256::BrainpoolP256r1);
 ec14!(bp384c, bp384::BrainpoolP384r1);
+ec14!(bp192c, super::super::ecc_bp::bp192::BrainpoolP192r1);
+ec14!(bp512c, super::super::ecc_bp::bp512::BrainpoolP512r1);
 
 macro_rules! each {
     ($self:expr, $f:ident ( $($a:expr),* )) => {
@@ -134,6 +138,8 @@ macro_rules! each {
             RcCurve::P224 => p224c::$f($($a),*),
             RcCurve::Bp256 => bp256c::$f($($a),*),
             RcCurve::Bp384 => bp384c::$f($($a),*),
+            RcCurve::Bp192 => bp192c::$f($($a),*),
+            RcCurve::Bp512 => bp512c::$f($($a),*),
         }
     };
 }
@@ -146,6 +152,8 @@ impl RcCurve {
             RcCurve::P224 => 28,
             RcCurve::Bp256 => 32,
             RcCurve::Bp384 => 48,
+            RcCurve::Bp192 => 24,
+            RcCurve::Bp512 => 64,
         }
     }
 

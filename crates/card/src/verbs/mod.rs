@@ -8,6 +8,7 @@
 pub(crate) mod acm;
 pub(crate) mod cipher;
 pub(crate) mod ecc;
+pub(crate) mod ecc_bp;
 pub(crate) mod ecc_rc;
 pub(crate) mod facility;
 pub(crate) mod hash;
