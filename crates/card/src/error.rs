@@ -162,7 +162,7 @@ pub enum Failure {
     /// outside, and returns no text.
     DecipheredData,
     /// An ECC curve that CCA defines but this card cannot compute on (Brainpool P-160r1,
-    /// P-224r1, P-320r1, Ed448), or a key-value structure naming a curve CCA does not define. 8/874:
+    /// P-224r1, P-320r1), or a key-value structure naming a curve CCA does not define. 8/874:
     /// opencryptoki's `cca_specific.c` reads IBM's reason 874 as "curve not supported"
     /// (`/work/shared/docs/CCA-FACTS-pka-access-clu.md` §9); no IBM text was retrieved.
     CurveNotSupported,

@@ -42,14 +42,15 @@
 //!   (an internal token under the master key).
 //!
 //! Curves: P-256, P-384 and P-521 (ECDSA, ECDH; aws-lc-rs), Ed25519 (EdDSA; aws-lc-rs,
-//! curve type X'02', 255 bits), and P-192, P-224, Brainpool P-192r1, P-256r1, P-384r1 and
-//! P-512r1 (ECDSA, ECDH; RustCrypto, [`super::ecc_rc`], whose ECDSA nonces come from the
-//! card's DRBG; P-192r1 and P-512r1 are RFC 5639's constants on RustCrypto's generic field
-//! and point arithmetic, [`super::ecc_bp`]). Tokens for Brainpool P-160r1, P-224r1, P-320r1
-//! and Ed448 are built, parsed and extracted, but a verb that needs their arithmetic answers
-//! 8/874 ("curve not supported", opencryptoki's reading of IBM's code): no maintained crate
-//! gives their arithmetic without hand-written glue ([`super::ecc_bp`] says why for the
-//! Brainpool sizes).
+//! curve type X'02', 255 bits), Ed448 (EdDSA, RFC 8032 pure Ed448 with an empty context;
+//! RustCrypto `ed448-goldilocks`, curve type X'02', 448 bits, 57-byte d and q, 114-byte
+//! signatures), and P-192, P-224, Brainpool P-192r1, P-256r1, P-384r1 and P-512r1 (ECDSA,
+//! ECDH; RustCrypto, [`super::ecc_rc`], whose ECDSA nonces come from the card's DRBG;
+//! P-192r1 and P-512r1 are RFC 5639's constants on RustCrypto's generic field and point
+//! arithmetic, [`super::ecc_bp`]). Tokens for Brainpool P-160r1, P-224r1 and P-320r1 are
+//! built, parsed and extracted, but a verb that needs their arithmetic answers 8/874 ("curve
+//! not supported", opencryptoki's reading of IBM's code): no maintained crate gives their
+//! arithmetic without hand-written glue ([`super::ecc_bp`] says why).
 //!
 //! What softcca chose where **IBM is silent**:
 //! - An output buffer (`…_length` Int) smaller than the result: 8/72.
@@ -77,10 +78,11 @@
 //!   restrictions for the hash length") and uses its leftmost bits as FIPS 186-4 says (a
 //!   shorter hash is taken as the integer it is, left-padded), or
 //!   hashes the message itself (MESSAGE with SHA-256/384/512); an empty hash, or a hash
-//!   longer than 64 bytes with P-521, is 8/72. EDDSA signs the data as the message (Ed25519
+//!   longer than 64 bytes with P-521, is 8/72. EDDSA signs the data as the message (EdDSA
 //!   is defined on messages; IBM: at most 8192 bytes, 8/72 beyond), with SHA-512 or no hash
-//!   keyword. A signature of the wrong length is 8/72, one that does
-//!   not verify 4/429. A KM-ONLY key cannot sign (8/39).
+//!   keyword for Ed25519 and no hash keyword for Ed448 (it hashes with SHAKE256, which IBM's
+//!   keyword list here does not name; a hash keyword is 8/34). A signature of the wrong
+//!   length is 8/72, one that does not verify 4/429. A KM-ONLY key cannot sign (8/39).
 //! - CSNDKTC RTCMK: a token whose section is under the current APKA master key is returned
 //!   as it is; under OLD it is re-enciphered (only its OPK); an external or public token is
 //!   returned unchanged.
@@ -148,6 +150,8 @@ enum Engine {
     P384,
     P521,
     Ed25519,
+    /// Ed448 (RustCrypto `ed448-goldilocks`, [`ed448`]).
+    Ed448,
     /// P-192, P-224, Brainpool P-256r1 and P-384r1 ([`super::ecc_rc`]).
     Rc(RcCurve),
 }
@@ -158,6 +162,7 @@ fn engine(curve: Curve) -> Result<Engine, Failure> {
         Curve::Prime(384) => Ok(Engine::P384),
         Curve::Prime(521) => Ok(Engine::P521),
         Curve::Edwards(255) => Ok(Engine::Ed25519),
+        Curve::Edwards(448) => Ok(Engine::Ed448),
         Curve::Prime(192) => Ok(Engine::Rc(RcCurve::P192)),
         Curve::Prime(224) => Ok(Engine::Rc(RcCurve::P224)),
         Curve::Brainpool(256) => Ok(Engine::Rc(RcCurve::Bp256)),
@@ -174,7 +179,7 @@ impl Engine {
             Engine::P256 => Some(&agreement::ECDH_P256),
             Engine::P384 => Some(&agreement::ECDH_P384),
             Engine::P521 => Some(&agreement::ECDH_P521),
-            Engine::Ed25519 | Engine::Rc(_) => None,
+            Engine::Ed25519 | Engine::Ed448 | Engine::Rc(_) => None,
         }
     }
 
@@ -202,16 +207,22 @@ impl Engine {
                 &sig::ECDSA_P521_SHA512_FIXED,
                 &digest::SHA512,
             )),
-            Engine::Ed25519 | Engine::Rc(_) => None,
+            Engine::Ed25519 | Engine::Ed448 | Engine::Rc(_) => None,
         }
     }
 
-    /// The length of r and of s (and of an Ed25519 signature's halves).
+    /// Whether this is an Edwards curve (EdDSA only).
+    fn edwards(self) -> bool {
+        matches!(self, Engine::Ed25519 | Engine::Ed448)
+    }
+
+    /// The length of r and of s (and of an EdDSA signature's halves).
     fn scalar_len(self) -> usize {
         match self {
             Engine::P256 | Engine::Ed25519 => 32,
             Engine::P384 => 48,
             Engine::P521 => 66,
+            Engine::Ed448 => 57,
             Engine::Rc(c) => c.scalar_len(),
         }
     }
@@ -220,6 +231,9 @@ impl Engine {
     fn public(self, d: &[u8]) -> Result<Vec<u8>, Failure> {
         if let Engine::Rc(c) = self {
             return c.public(d).ok_or(Failure::Length);
+        }
+        if self == Engine::Ed448 {
+            return ed448::public(d).ok_or(Failure::Length);
         }
         match self.ecdh() {
             Some(alg) => {
@@ -239,6 +253,9 @@ impl Engine {
     fn valid_public(self, q: &[u8]) -> bool {
         if let Engine::Rc(c) = self {
             return c.valid_public(q);
+        }
+        if self == Engine::Ed448 {
+            return ed448::valid_public(q);
         }
         match self.ecdsa() {
             Some((_, v, _)) => UnparsedPublicKey::new(v, q).parse().is_ok(),
@@ -277,6 +294,9 @@ impl Engine {
             }
             return Err(Failure::PkaTokenField);
         }
+        if self == Engine::Ed448 {
+            return ed448::sign(d, q, data).ok_or(Failure::PkaTokenField);
+        }
         match self.ecdsa() {
             Some((s, _, _)) => {
                 let digest = self.digest(data)?;
@@ -301,6 +321,9 @@ impl Engine {
         }
         if let Engine::Rc(c) = self {
             return Ok(c.verify(q, &rc_hash(c, data)?, signature));
+        }
+        if self == Engine::Ed448 {
+            return Ok(ed448::verify(q, data, signature));
         }
         Ok(match self.ecdsa() {
             Some((_, v, _)) => {
@@ -366,6 +389,52 @@ fn check_pair(curve: Curve, d: &[u8], q: &[u8]) -> Result<(), Failure> {
         return Err(Failure::Length);
     }
     Ok(())
+}
+
+/// Ed448 (RFC 8032 §5.2, pure Ed448 with an empty context) through RustCrypto's
+/// `ed448-goldilocks`: d is the 57-byte seed, q the 57-byte encoded point, a signature
+/// 114 bytes. Every function answers `None` (or false) for an invalid input.
+mod ed448 {
+    use ed448_goldilocks::{Signature, SigningKey, VerifyingKey};
+
+    /// The signing key of a 57-byte seed (the local copy is zeroized; the crate's key type
+    /// holds the seed as it holds it).
+    fn seed(d: &[u8]) -> Option<SigningKey> {
+        if d.len() != 57 {
+            return None;
+        }
+        let mut bytes = zeroize::Zeroizing::new([0u8; 57]);
+        bytes.copy_from_slice(d);
+        Some(SigningKey::from(ed448_goldilocks::SecretKey::from(*bytes)))
+    }
+
+    pub(super) fn public(d: &[u8]) -> Option<Vec<u8>> {
+        Some(seed(d)?.verifying_key().to_bytes().to_vec())
+    }
+
+    fn point(q: &[u8]) -> Option<VerifyingKey> {
+        let bytes: [u8; 57] = q.try_into().ok()?;
+        VerifyingKey::from_bytes(&bytes).ok()
+    }
+
+    pub(super) fn valid_public(q: &[u8]) -> bool {
+        point(q).is_some()
+    }
+
+    pub(super) fn sign(d: &[u8], q: &[u8], message: &[u8]) -> Option<Vec<u8>> {
+        let key = seed(d)?;
+        if key.verifying_key().to_bytes().as_slice() != q {
+            return None;
+        }
+        Some(key.sign_raw(message).to_bytes().to_vec())
+    }
+
+    pub(super) fn verify(q: &[u8], message: &[u8], signature: &[u8]) -> bool {
+        let (Some(key), Ok(s)) = (point(q), Signature::try_from(signature)) else {
+            return false;
+        };
+        key.verify_raw(&s, message).is_ok()
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -829,9 +898,15 @@ fn signed_data(
     data: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, Failure> {
     match chosen.get(0) {
-        Some("ECDSA") if e != Engine::Ed25519 => {}
-        Some("EDDSA") if e == Engine::Ed25519 => {
-            if !matches!(chosen.get(2), None | Some("SHA-512")) {
+        Some("ECDSA") if !e.edwards() => {}
+        Some("EDDSA") if e.edwards() => {
+            // Ed25519 hashes with SHA-512 (the keyword may name it); Ed448 with SHAKE256,
+            // which has no keyword here.
+            let hash_ok = match e {
+                Engine::Ed25519 => matches!(chosen.get(2), None | Some("SHA-512")),
+                _ => chosen.get(2).is_none(),
+            };
+            if !hash_ok {
                 return Err(Failure::KeywordCombination);
             }
             if data.len() > MAX_EDDSA_MESSAGE {
