@@ -732,3 +732,60 @@ fn deriv_refusals_carry_ibms_codes() {
         "corrupted private token",
     );
 }
+
+/// What opencryptoki's `cca_ec_ecc_key_derivation_info` reads: the section after the public
+/// section (offsets from the token's start; each section's length at +2), if it is X'23',
+/// and its four bytes after the 4-byte header.
+fn derivation_section(token: &[u8]) -> Option<Vec<u8>> {
+    let len = |at: usize| usize::from(u16::from_be_bytes([token[at + 2], token[at + 3]]));
+    let private = 8;
+    let public = private + len(private);
+    let after = public + len(public);
+    (after < token.len() && token[after] == 0x23).then(|| token[after + 4..after + 8].to_vec())
+}
+
+#[test]
+fn ecc_ver1_tokens_carry_the_x23_section_opencryptoki_reads() {
+    let card = new_card(75);
+    load_apka(&card, 0x75);
+    load_symmetric(&card);
+    let data = [0x02, 0x04, 0x01, 0x00];
+    let skeleton = the_bytes(
+        &pkb_call(
+            &card,
+            &["ECC-PAIR", "KEY-MGMT", "ECC-VER1"],
+            &kvs_pair(P256, &[], &[]),
+            &data,
+        ),
+        "CSNDPKB ECC-VER1",
+    );
+    assert_eq!(derivation_section(&skeleton), Some(data.to_vec()));
+    let key = the_bytes(&pkg(&card, "MASTER", &skeleton), "CSNDPKG");
+    assert_eq!(derivation_section(&key), Some(data.to_vec()));
+    // A key built without ECC-VER1 has none; the public token has none.
+    assert_eq!(derivation_section(&generate(&card, P256, "KEY-MGMT")), None);
+    let public = pkx(&card, &key);
+    assert_eq!(
+        public.len(),
+        8 + usize::from(u16::from_be_bytes([public[10], public[11]]))
+    );
+    // The section must repeat the private section's data, with version 0.
+    let n = key.len();
+    for (at, what) in [(n - 1, "size differs"), (n - 7, "version")] {
+        let mut bad = key.clone();
+        bad[at] ^= 0x01;
+        assert_refused(
+            &edh_out(
+                &card,
+                &["DERIV02"],
+                (&bad, &public),
+                &[],
+                256,
+                &[],
+                &aes_skeleton(),
+            ),
+            (8, 770),
+            what,
+        );
+    }
+}

@@ -67,6 +67,9 @@ pub mod id {
     pub const RSA_AESM: u8 = 0x30;
     /// RSA private key, CRT with an AES-wrapped OPK (RSA-AESC).
     pub const RSA_AESC: u8 = 0x31;
+    /// ECC key-derivation information (after the public section of an ECC private-key
+    /// token; opencryptoki `cca_stdll.h` `CCA_ECCDERIVEINFO_ID`).
+    pub const ECC_DERIVATION: u8 = 0x23;
 
     /// Whether `id` is a private-key section.
     pub const fn is_private(id: u8) -> bool {
@@ -224,6 +227,7 @@ fn check_order(sections: &[RawSection<'_>]) -> Result<(), Failure> {
     match rest {
         [] => Ok(()),
         [name] if name.id == id::NAME && !ecc => Ok(()),
+        [derivation] if derivation.id == id::ECC_DERIVATION && ecc && private.is_some() => Ok(()),
         _ => Err(invalid()),
     }
 }

@@ -60,8 +60,11 @@
 //!   define: 8/874. `private_key_name` empty or 64 bytes (kept as the key label in the
 //!   associated data); user-definable associated data at most 100 bytes; reserved
 //!   parameters empty (8/72 otherwise). Key-derivation data only with ECC-VER1 and then
-//!   exactly 4 bytes (8/72); IBM's X'23' section layout was not found, so softcca keeps the
-//!   four bytes as IBM extended associated data of the X'20' section. KEY-MGMT or KM-ONLY
+//!   exactly 4 bytes (8/72). softcca keeps the four bytes as IBM extended associated data of
+//!   the X'20' section (so the wrap binds them) and repeats them in a X'23' section after the
+//!   public section (header X'23', version 0, length 8, then the four bytes: the layout
+//!   opencryptoki's `cca_ec_ecc_key_derivation_info` reads; IBM's own page for the section
+//!   was not found). A X'23' section that does not repeat the bound bytes is 8/770. KEY-MGMT or KM-ONLY
 //!   with an Edwards curve, or a usage keyword with ECC-PUBL: 8/34.
 //! - CSNDPKG: XPORT and CLONE 8/2 (no ECC transport wrap yet); RETAIN 8/34 (IBM: retained
 //!   keys are RSA only); regeneration data 8/2. The skeleton must be an ECC token with a
@@ -111,9 +114,8 @@
 //!   8/39 otherwise. When the key carries derivation data (algorithm X'02' AES / X'01' DES,
 //!   type X'01' DATA / X'04' CIPHER, size in bits), the output must be of that algorithm and
 //!   type (8/39; a fixed-length AES token is DATA, a variable-length AES CIPHER token is
-//!   CIPHER) and size (8/2149). softcca keeps these four bytes in the private section's IBM
-//!   extended associated data, not in a X'23' section after the public section, where
-//!   opencryptoki looks for them (a follow-up for the token layout).
+//!   CIPHER) and size (8/2149). The four bytes are the private section's IBM extended
+//!   associated data, repeated in the X'23' section opencryptoki reads (see CSNDPKB).
 //! - CSNDEDH PASSTHRU needs an internal private key
 //!   (a clear key: 8/34, IBM allows clear keys only with DERIV01); SIG-ONLY keys cannot agree
 //!   (8/39; opencryptoki maps IBM's 8/2243–2246 to "function not permitted", softcca's code
@@ -454,14 +456,30 @@ impl EccToken {
             Framed::Token { kind, sections, .. } => (kind, sections),
             Framed::Null => return Err(Failure::PkaTokenField),
         };
-        let (private, public) = match sections.as_slice() {
+        let (private, public, derivation) = match sections.as_slice() {
             [p, q] if p.id == id::ECC_PRIVATE => (
                 Some(EccPrivate::parse(p.bytes)?),
                 EccPublic::parse(q.bytes)?,
+                None,
             ),
-            [q] if q.id == id::ECC_PUBLIC => (None, EccPublic::parse(q.bytes)?),
+            [p, q, x] if p.id == id::ECC_PRIVATE && x.id == id::ECC_DERIVATION => (
+                Some(EccPrivate::parse(p.bytes)?),
+                EccPublic::parse(q.bytes)?,
+                Some(x),
+            ),
+            [q] if q.id == id::ECC_PUBLIC => (None, EccPublic::parse(q.bytes)?, None),
             _ => return Err(Failure::PkaTokenField),
         };
+        // The X'23' section repeats the key-derivation data the private section binds (its
+        // IBM extended associated data): version 0, four bytes, the same four bytes.
+        if let (Some(x), Some(p)) = (derivation, &private)
+            && (x.version != 0
+                || x.bytes.len() != 8
+                || p.extended_ad.len() != 4
+                || x.bytes[4..] != p.extended_ad[..])
+        {
+            return Err(Failure::PkaTokenField);
+        }
         if let Some(p) = &private {
             // An internal token holds a wrapped d; an external one a clear d or none.
             let internal = matches!(p.material, Material::Wrapped { .. });
@@ -481,6 +499,11 @@ impl EccToken {
     pub(crate) fn to_bytes(&self) -> Result<Vec<u8>, Failure> {
         let public = self.public.to_bytes()?;
         match &self.private {
+            Some(p) if p.extended_ad.len() == 4 => {
+                let mut derivation = vec![id::ECC_DERIVATION, 0, 0, 8];
+                derivation.extend_from_slice(&p.extended_ad);
+                pka::assemble(self.kind, &[&p.to_bytes()?, &public, &derivation])
+            }
             Some(p) => pka::assemble(self.kind, &[&p.to_bytes()?, &public]),
             None => pka::assemble(self.kind, &[&public]),
         }
