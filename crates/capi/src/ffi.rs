@@ -17,6 +17,8 @@ use std::ffi::{c_long, c_uchar};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use softcca_card::{Codes, Failure};
+
+use crate::mem;
 use softcca_wire::{MAX_PARAM_LEN, MAX_RULE_ARRAY, Param, VerbName, VerbRequest, VerbResponse};
 
 /// What an export answers when the library itself failed (a panic caught at the boundary).
@@ -51,11 +53,11 @@ pub(crate) unsafe fn run(
         return;
     }
     let codes = catch_unwind(AssertUnwindSafe(body)).unwrap_or(INTERNAL);
-    // SAFETY: both pointers are non-NULL and, by the caller's contract, point at writable
-    // longs; write_unaligned accepts any alignment a hostile caller may give.
+    // SAFETY: both pointers are non-NULL; mem copies through the kernel, so a pointer that
+    // is not writable is left alone instead of crashing the caller.
     unsafe {
-        return_code.write_unaligned(c_long::from(codes.return_code));
-        reason_code.write_unaligned(c_long::from(codes.reason_code));
+        mem::write_long(return_code, c_long::from(codes.return_code));
+        mem::write_long(reason_code, c_long::from(codes.reason_code));
     }
 }
 
@@ -77,8 +79,8 @@ pub(crate) unsafe fn read_long(p: *const c_long, null: Fail) -> Result<c_long, F
     if p.is_null() {
         return Err(null);
     }
-    // SAFETY: non-NULL and readable by the caller's contract; any alignment is accepted.
-    Ok(unsafe { p.read_unaligned() })
+    // SAFETY: non-NULL; mem reports an unreadable address instead of faulting.
+    unsafe { mem::read_long(p) }.ok_or(null)
 }
 
 /// Reads a length: not NULL, not negative, at most the bus's largest parameter.
@@ -131,9 +133,9 @@ pub(crate) unsafe fn read_fixed(buf: *const c_uchar, n: usize) -> Result<Vec<u8>
     if buf.is_null() {
         return Err(BAD_LENGTH);
     }
-    // SAFETY: non-NULL and readable for n bytes by the caller's contract; u8 has no
-    // alignment.
-    Ok(unsafe { std::slice::from_raw_parts(buf, n) }.to_vec())
+    // SAFETY: non-NULL; mem reports a buffer not readable for n bytes (shorter than its
+    // length) instead of faulting.
+    unsafe { mem::read(buf, n) }.ok_or(BAD_LENGTH)
 }
 
 /// Reads a byte string IBM passes as (length by reference, buffer).
@@ -172,8 +174,9 @@ pub(crate) unsafe fn read_rules(
     if array.is_null() {
         return Err(BAD_COUNT);
     }
-    // SAFETY: non-NULL and readable for n × 8 bytes by the caller's contract.
-    let bytes = unsafe { std::slice::from_raw_parts(array, n * 8) };
+    // SAFETY: non-NULL; a rule array shorter than its count (not readable for n × 8 bytes)
+    // is reported by mem, not a fault: 8/35.
+    let bytes = unsafe { mem::read(array, n * 8) }.ok_or(BAD_COUNT)?;
     Ok(bytes
         .chunks_exact(8)
         .map(|c| {
@@ -230,30 +233,28 @@ impl Dest {
         }
     }
 
-    /// Writes `out`; [`Dest::fits`] said yes.
+    /// Writes `out`; [`Dest::fits`] said yes. False when the caller's memory was not
+    /// writable.
     ///
     /// # Safety
     /// The pointers are writable for what [`Dest::fits`] checked.
-    unsafe fn write(&self, out: &Param) {
+    unsafe fn write(&self, out: &Param) -> bool {
         match (self, out) {
             (Dest::Var { len, buf, .. }, Param::Bytes(b)) => {
-                if !b.is_empty() {
-                    // SAFETY: buf is non-NULL and writable for cap ≥ b.len() bytes (fits).
-                    unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), *buf, b.len()) };
-                }
                 let n = c_long::try_from(b.len()).unwrap_or(c_long::MAX);
-                // SAFETY: len is non-NULL (fits) and writable by the caller's contract.
-                unsafe { len.write_unaligned(n) };
+                // SAFETY: buf holds cap ≥ b.len() bytes by the caller's word (fits); mem
+                // reports memory that is not writable instead of faulting.
+                unsafe { mem::write(*buf, b) && mem::write_long(*len, n) }
             }
-            (Dest::Fixed { buf, .. }, Param::Bytes(b)) if !b.is_empty() => {
-                // SAFETY: buf is non-NULL and writable for n ≥ b.len() bytes (fits).
-                unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), *buf, b.len()) };
+            (Dest::Fixed { buf, .. }, Param::Bytes(b)) => {
+                // SAFETY: as above.
+                unsafe { mem::write(*buf, b) }
             }
             (Dest::Long(p), Param::Int(v)) => {
-                // SAFETY: p is non-NULL (fits) and writable by the caller's contract.
-                unsafe { p.write_unaligned(c_long::from(*v)) };
+                // SAFETY: as above.
+                unsafe { mem::write_long(*p, c_long::from(*v)) }
             }
-            _ => {}
+            _ => true,
         }
     }
 }
@@ -266,9 +267,8 @@ pub(crate) unsafe fn deliver_one(dest: Dest, out: &Param) -> bool {
     if !dest.fits(out) {
         return false;
     }
-    // SAFETY: fits() checked NULL and size; the caller's contract covers writability.
-    unsafe { dest.write(out) };
-    true
+    // SAFETY: fits() checked NULL and size; mem reports unwritable memory.
+    unsafe { dest.write(out) }
 }
 
 /// Writes rule-array elements a verb returns (CSUACFQ, CSNBKTP) and their number. IBM's
@@ -284,13 +284,13 @@ pub(crate) unsafe fn write_rules(count: *mut c_long, array: *mut c_uchar, elemen
         return;
     }
     let flat = elements.concat();
-    if !flat.is_empty() {
-        // SAFETY: array is non-NULL and writable for the elements by the caller's contract.
-        unsafe { std::ptr::copy_nonoverlapping(flat.as_ptr(), array, flat.len()) };
-    }
     let n = c_long::try_from(elements.len()).unwrap_or(0);
-    // SAFETY: count is non-NULL and writable by the caller's contract.
-    unsafe { count.write_unaligned(n) };
+    // SAFETY: mem reports memory that is not writable instead of faulting.
+    unsafe {
+        if mem::write(array, &flat) {
+            mem::write_long(count, n);
+        }
+    }
 }
 
 /// Sends one verb to the card of this process (see [`crate::conn`]).
@@ -336,8 +336,10 @@ pub(crate) unsafe fn deliver(response: &VerbResponse, dests: &[Dest]) -> Codes {
         return BAD_LENGTH;
     }
     for (d, o) in dests.iter().zip(&response.outputs) {
-        // SAFETY: fits() checked NULL and size; the caller's contract covers writability.
-        unsafe { d.write(o) };
+        // SAFETY: fits() checked NULL and size; mem reports unwritable memory.
+        if !unsafe { d.write(o) } {
+            return BAD_LENGTH;
+        }
     }
     codes
 }

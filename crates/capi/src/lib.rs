@@ -17,6 +17,11 @@
 //! - Outputs are written only when the verb succeeds (return code 0 or 4), never beyond the
 //!   caller's length; an output that does not fit is 8/72 and nothing is written.
 //!   `exit_data_length`/`exit_data` are never read or written (IBM: not used).
+//! - The caller's memory is read and written through the kernel (`process_vm_readv`/
+//!   `process_vm_writev` on this process, see `mem`): a buffer shorter than its length, a
+//!   rule array shorter than its count, an unmapped or read-only address gives IBM's code
+//!   for that parameter (8/35 for the rule array, 8/72 otherwise), never a crash. (Where a
+//!   seccomp profile forbids those calls the library trusts the caller, as IBM's does.)
 //! - A panic never crosses into C: the call answers 12/338.
 //! - Thread-safe: any number of threads may call at once; one connection serves them all.
 //!
@@ -33,6 +38,7 @@
 
 pub mod conn;
 mod ffi;
+mod mem;
 pub mod pka;
 pub mod unsupported;
 pub mod verbs_access;
