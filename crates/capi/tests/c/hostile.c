@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "csulcca.h"
@@ -250,10 +251,57 @@ static void threads(void)
     }
 }
 
+/* "record create|read LABEL": DES key storage shared by processes. */
+static void record(const char *op, const char *label)
+{
+    long rc, rs;
+    unsigned char field[64], token[64];
+    memset(field, ' ', sizeof(field));
+    memcpy(field, label, strlen(label) > 64 ? 64 : strlen(label));
+    if (strcmp(op, "create") == 0) {
+        CSNBKRC(&rc, &rs, NULL, NULL, field);
+        expect("CSNBKRC", rc, rs, 0, 0);
+    } else {
+        memset(token, 0xEE, sizeof(token));
+        CSNBKRR(&rc, &rs, NULL, NULL, field, token);
+        expect("CSNBKRR", rc, rs, 0, 0);
+        if (rc == 0 && token[0] != 0x00) {
+            printf("FAIL CSNBKRR: not the null token\n");
+            failures++;
+        }
+    }
+}
+
+/* "fork": a call, a fork, calls in the child and the parent (the child opens its own
+ * connection; the parent's keeps working). */
+static void fork_both(void)
+{
+    threads();
+    pid_t child = fork();
+    if (child < 0) {
+        perror("fork");
+        failures++;
+        return;
+    }
+    threads();
+    if (child == 0)
+        _exit(failures ? 1 : 0);
+    int status = 0;
+    waitpid(child, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        printf("FAIL the forked child (status %d)\n", status);
+        failures++;
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "threads") == 0) {
         threads();
+    } else if (argc > 3 && strcmp(argv[1], "record") == 0) {
+        record(argv[2], argv[3]);
+    } else if (argc > 1 && strcmp(argv[1], "fork") == 0) {
+        fork_both();
     } else {
         every_verb();
         counts_and_lengths();
