@@ -29,6 +29,16 @@
 //! See [`conn`]: `SOFTCCA_SOCKET`, `SOFTCCA_HOME` (+ `SOFTCCA_MODE=embedded`),
 //! `SOFTCCA_CONF` (default `/etc/softcca/csulcca.conf`), default `./softcca-data/card.sock`.
 //!
+//! # Building and using
+//! ```text
+//! cargo build --release -p softcca-capi      # target/release/libcsulcca.so
+//! softcca serve &                            # the card daemon, ./softcca-data/card.sock
+//! cc -I crates/capi/include prog.c -L target/release -lcsulcca
+//! LD_LIBRARY_PATH=target/release ./a.out     # or SOFTCCA_SOCKET=/path/card.sock ./a.out
+//! ```
+//! Programs that `dlopen("libcsulcca.so")` (opencryptoki's CCA token) find it on the loader
+//! path: install it as `/usr/lib/libcsulcca.so` or point `LD_LIBRARY_PATH` at it.
+//!
 //! The library is linked with `-z nodelete`: `dlclose` leaves it mapped, so a program that
 //! unloads and reloads it (opencryptoki on every `C_Finalize`/`C_Initialize`) keeps its one
 //! connection and never runs code that was unmapped.

@@ -88,7 +88,9 @@ static int rsa_demo(void)
     long rc, rs, count;
     unsigned char rules[64];
     unsigned char kvs[8000] = { 0 };
-    long kvs_len = sizeof(kvs);
+    /* The structure's own length: 18 bytes of lengths, then e. (opencryptoki 3.27 passes
+     * its buffer's size, 8000, here; softcca's card does not accept that yet.) */
+    long kvs_len = 21;
     long name_len = 0, zero = 0;
     unsigned char name[64] = { 0 };
     unsigned char skeleton[8000];
