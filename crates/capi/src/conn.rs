@@ -21,6 +21,11 @@
 //!
 //! No card reachable: the verb answers 12/338 and the next verb tries again; a missing
 //! socket fails at once, never hangs.
+//!
+//! After `fork` the child opens its own connection on its first verb (the parent's stays
+//! the parent's). An embedded card belongs to one process: its state directory is locked,
+//! so a forked child (or a second program) answers 12/338 — use a daemon for more than one
+//! process.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};

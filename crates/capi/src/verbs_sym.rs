@@ -229,7 +229,7 @@ pub unsafe extern "C" fn CSNBKTP(
     rule_array_count: *mut c_long,
     rule_array: *mut c_uchar,
     key_value: *mut c_uchar,
-    master_key_verification_pattern_v03: *mut c_uchar,
+    master_key_verification_pattern_v03: *mut std::ffi::c_void,
     reserved_field_1: *mut c_long,
     reserved_field_2: *mut c_uchar,
     control_vector: *mut c_uchar,
@@ -277,7 +277,7 @@ pub unsafe extern "C" fn CSNBKTP(
                 return BAD_LENGTH;
             }
             let mkvp_v03 = if aes {
-                out_optional(master_key_verification_pattern_v03, 8)
+                out_optional(master_key_verification_pattern_v03.cast(), 8)
             } else {
                 Dest::Ignore
             };
