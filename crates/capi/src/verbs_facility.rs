@@ -218,10 +218,16 @@ thread_local! {
 /// The one device softcca's library reaches, and IBM's "any device" name.
 const DEVICE_NAMES: [&str; 2] = ["CRP01", "DEV-ANY"];
 
-/// Reads CSUACRA/CSUACRD's parameters: rule array exactly `DEVICE` (8/35, 8/33) and a
-/// resource name of 1–64 bytes naming this library's device (trailing blanks and NULs
-/// ignored). A name of no device softcca has: 12/338 (**IBM is silent** in the pages at hand
-/// on this code; "the coprocessor is not available" is what the caller must act upon).
+/// Reads CSUACRA/CSUACRD's parameters, as opencryptoki 3.23 sends them: a rule array of 1–2
+/// elements (8/35 otherwise), `DEVICE` with a device name (`CRP01`, the one card, or
+/// `DEV-ANY`) or `SERIAL` with the card's serial number (STATCRD2's), and optionally a domain
+/// `DOMNnnnn` or `DOMN-DEF` (any other keyword 8/33); a resource name of 1–64 bytes
+/// (trailing blanks and NULs ignored; 8/72 otherwise).
+///
+/// **IBM is silent** in the pages at hand on two codes, so softcca chooses: a device name or
+/// serial number of no card this library reaches is 12/338 ("the coprocessor is not
+/// available", what the caller must act upon); softcca's card has no usage domains of its
+/// own, so every domain number selects the same card.
 ///
 /// # Safety
 /// IBM's parameters of CSUACRA/CSUACRD.
@@ -239,24 +245,64 @@ unsafe fn resource(
             ffi::read_bytes(resource_name_length, resource_name)?,
         )
     };
-    match rules.as_slice() {
-        [e] if Some(*e) == softcca_card::rules::element("DEVICE") => {}
-        [_] => return Err(Failure::Keyword.codes()),
-        _ => return Err(ffi::BAD_COUNT),
+    if rules.is_empty() || rules.len() > 2 {
+        return Err(ffi::BAD_COUNT);
     }
+    let is = |e: &[u8; 8], k: &str| softcca_card::rules::element(k).as_ref() == Some(e);
+    let is_domain = |e: &[u8; 8]| {
+        is(e, "DOMN-DEF") || (e.starts_with(b"DOMN") && e[4..].iter().all(u8::is_ascii_digit))
+    };
+    let mut by_serial = None;
+    let mut domains = 0;
+    for e in &rules {
+        if is(e, "DEVICE") || is(e, "SERIAL") {
+            if by_serial.is_some() {
+                return Err(Failure::KeywordCombination.codes());
+            }
+            by_serial = Some(is(e, "SERIAL"));
+        } else if is_domain(e) {
+            domains += 1;
+        } else {
+            return Err(Failure::Keyword.codes());
+        }
+    }
+    let (Some(by_serial), 0 | 1) = (by_serial, domains) else {
+        return Err(Failure::KeywordCombination.codes());
+    };
     if name.is_empty() || name.len() > 64 {
         return Err(ffi::BAD_LENGTH);
     }
     let text = String::from_utf8_lossy(&name);
     let text = text.trim_end_matches([' ', '\0']);
-    if !DEVICE_NAMES.contains(&text) {
-        return Err(Failure::CardUnavailable.codes());
+    let known = if by_serial {
+        card_serial()? == text
+    } else {
+        DEVICE_NAMES.contains(&text)
+    };
+    if known {
+        Ok(())
+    } else {
+        Err(Failure::CardUnavailable.codes())
     }
-    Ok(())
 }
 
-/// Cryptographic_Resource_Allocate: rule array `DEVICE`, resource name `CRP01` (the one
-/// card) or `DEV-ANY`. Allocation is per thread, as IBM scopes it; with one card it changes
+/// The card's serial number: element 15 of CSUACFQ STATCRD2 (rule-array offset 112).
+fn card_serial() -> Result<String, softcca_card::Codes> {
+    let keyword = softcca_card::rules::element("STATCRD2").ok_or(ffi::INTERNAL)?;
+    let r = ffi::call(
+        "CSUACFQ",
+        vec![keyword],
+        vec![Param::Int(0), Param::Bytes(vec![])],
+    );
+    if r.return_code >= 8 {
+        return Err(softcca_card::Codes::new(r.return_code, r.reason_code));
+    }
+    let serial = r.rule_array.get(14).ok_or(ffi::INTERNAL)?;
+    Ok(String::from_utf8_lossy(serial).trim_end().to_string())
+}
+
+/// Cryptographic_Resource_Allocate: `DEVICE` with `CRP01` (the one card) or `DEV-ANY`, or
+/// `SERIAL` with the card's serial number, optionally a domain (see `resource`). Allocation is per thread, as IBM scopes it; with one card it changes
 /// which card nothing uses, so it only records the allocation.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn CSUACRA(

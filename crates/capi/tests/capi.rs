@@ -336,3 +336,80 @@ fn aes_encipher_decipher_and_hash() {
         "SHA-256(abc) starts ba7816bf"
     );
 }
+
+fn resource(allocate: bool, words: &[&str], name: &[u8]) -> (c_long, c_long) {
+    let (mut rc, mut rs) = (-1, -1);
+    let rules = rule_array(words);
+    let mut n = count(&rules);
+    let mut len = name.len() as c_long;
+    let mut name = name.to_vec();
+    unsafe {
+        if allocate {
+            CSUACRA(
+                &mut rc,
+                &mut rs,
+                null_mut(),
+                null_mut(),
+                &mut n,
+                rules.as_ptr().cast_mut(),
+                &mut len,
+                name.as_mut_ptr(),
+            )
+        } else {
+            CSUACRD(
+                &mut rc,
+                &mut rs,
+                null_mut(),
+                null_mut(),
+                &mut n,
+                rules.as_ptr().cast_mut(),
+                &mut len,
+                name.as_mut_ptr(),
+            )
+        }
+    };
+    (rc, rs)
+}
+
+#[test]
+fn resource_allocation_as_opencryptoki_3_23_asks_for_it() {
+    card();
+    assert_eq!(resource(true, &["DEVICE"], b"CRP01"), (0, 0));
+    assert_eq!(resource(true, &["DEVICE", "DOMN0003"], b"CRP01"), (0, 0));
+    assert_eq!(resource(false, &["DEVICE", "DOMN-DEF"], b"CRP01"), (0, 0));
+    assert_eq!(resource(true, &["DEVICE"], b"DEV-ANY"), (0, 0));
+    assert_eq!(resource(false, &["DEVICE"], b"CRP01   "), (0, 0));
+    assert_eq!(resource(true, &["DEVICE"], b"CRP02"), (12, 338));
+    assert_eq!(
+        resource(true, &["DEVICE", "DOMN0001", "DOMN0002"], b"CRP01"),
+        (8, 35)
+    );
+    assert_eq!(resource(true, &[], b"CRP01"), (8, 35));
+    assert_eq!(resource(true, &["ADAPTER"], b"CRP01"), (8, 33));
+    assert_eq!(resource(true, &["DEVICE", "SERIAL"], b"CRP01"), (8, 34));
+    assert_eq!(resource(true, &["DEVICE"], b""), (8, 72));
+
+    // SERIAL names the card by STATCRD2's serial number (element 15, offset 112).
+    let (mut rc, mut rs) = (-1, -1);
+    let mut query = [0u8; 256];
+    query[..8].copy_from_slice(b"STATCRD2");
+    let mut n = 1;
+    let mut vlen: c_long = 0;
+    unsafe {
+        CSUACFQ(
+            &mut rc,
+            &mut rs,
+            null_mut(),
+            null_mut(),
+            &mut n,
+            query.as_mut_ptr(),
+            &mut vlen,
+            null_mut(),
+        )
+    };
+    assert_eq!((rc, rs), (0, 0));
+    let serial = &query[112..120];
+    assert_eq!(resource(true, &["SERIAL", "DOMN0000"], serial), (0, 0));
+    assert_eq!(resource(false, &["SERIAL", "DOMN-DEF"], serial), (0, 0));
+    assert_eq!(resource(true, &["SERIAL"], b"00000000"), (12, 338));
+}
