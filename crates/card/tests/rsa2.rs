@@ -670,3 +670,54 @@ fn regeneration_data_gives_the_same_key_again() {
         );
     }
 }
+
+/// opencryptoki 3.27 gives CSNDPKB its whole zeroed 8000-byte buffer as the key-value
+/// structure: the bytes after the structure are ignored, as real cards ignore them.
+#[test]
+fn a_key_value_structure_in_a_larger_buffer_builds_the_same_skeleton() {
+    let (card, _, _) = shared();
+    let exact = skeleton_kvs(2048, &[1, 0, 1]);
+    let mut padded = exact.clone();
+    padded.resize(8000, 0);
+    let a = bytes_out(
+        &pkb(card, &["RSA-AESC", "KEY-MGMT"], exact, vec![]),
+        "exact structure",
+    );
+    let b = bytes_out(
+        &pkb(card, &["RSA-AESC", "KEY-MGMT"], padded, vec![]),
+        "structure in an 8000-byte buffer",
+    );
+    assert_eq!(a, b);
+}
+
+/// PKCS-1.1 formats the caller's DigestInfo as given (IBM's definition): opencryptoki's
+/// MD5-RSA-PKCS and CKM_RSA_PKCS send DigestInfos and data softcca has no hash for.
+#[test]
+fn pkcs11_signs_any_digest_info_as_given() {
+    let (card, key, _) = shared();
+    let (n, e) = public_parts(&pkx(card, key));
+    let md5_info: Vec<u8> = [
+        &[
+            0x30, 0x20, 0x30, 0x0c, 0x06, 0x08, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x05,
+            0x05, 0x00, 0x04, 0x10,
+        ][..],
+        &[0x5a; 16],
+    ]
+    .concat();
+    for data in [md5_info, b"any data at all".to_vec()] {
+        let sig = bytes_out(&dsg(card, &["PKCS-1.1"], key, &data), "DSG");
+        let block = public_op(&n, &e, &sig);
+        let k = n.len();
+        assert_eq!(&block[..2], &[0x00, 0x01]);
+        assert!(block[2..k - data.len() - 1].iter().all(|&b| b == 0xff));
+        assert_eq!(block[k - data.len() - 1], 0x00);
+        assert_eq!(&block[k - data.len()..], &data[..]);
+        assert_eq!(dsv(card, &["PKCS-1.1"], key, &data, &sig), (0, 0));
+        let mut bad = sig.clone();
+        bad[10] ^= 1;
+        assert_eq!(dsv(card, &["PKCS-1.1"], key, &data, &bad), (4, 429));
+    }
+    // Too long for the modulus (k − 11 bytes at most): 8/72.
+    let long = vec![7u8; n.len() - 10];
+    assert_refused(&dsg(card, &["PKCS-1.1"], key, &long), (8, 72), "too long");
+}

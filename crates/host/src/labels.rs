@@ -168,7 +168,8 @@ pub(crate) const TABLE: &[(&str, &[KeyParam])] = &[
     ),
     (
         "CSNDSYX",
-        &[key(0, Storage::AesIf("AES")), key(1, Storage::Pka)],
+        // DES, AES or HMAC (AES key storage holds HMAC tokens): the record found first.
+        &[key(0, Storage::DesOrAes), key(1, Storage::Pka)],
     ),
 ];
 

@@ -1647,10 +1647,6 @@ pub(crate) fn decipher(
 /// (no implicit rejection) a wrong length is 8/2054, like every OAEP failure. **IBM is
 /// silent** on both; softcca chose this because issue 4 asks that bad padding and a wrong
 /// key be indistinguishable. A `fallback` of 0 is 8/72.
-#[allow(
-    dead_code,
-    reason = "verbs/syx.rs's recover() switches to it when its owner merges"
-)]
 pub(crate) fn decipher_key(
     card: &Card,
     key: &RsaKey,

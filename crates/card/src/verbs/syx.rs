@@ -270,15 +270,20 @@ pub(crate) fn csndsyx(card: &Card, rule_array: &[Element], p: Params) -> Result<
 
 /// Recovers the key from `ciphertext`; every failure, a recovered value of a length the
 /// algorithm has no key of included, is the one code 8/2054.
-fn recover(rsa: &RsaKey, pad: Pad, sym: Sym, ciphertext: &[u8]) -> Result<ClearKey, Failure> {
-    let out = rsa::decipher(rsa, pad, ciphertext, usize::MAX)?;
-    let fits = match sym {
-        Sym::Des => matches!(out.len(), 8 | 16 | 24),
-        Sym::Aes => matches!(out.len(), 16 | 24 | 32),
+fn recover(
+    card: &Card,
+    rsa: &RsaKey,
+    pad: Pad,
+    sym: Sym,
+    ciphertext: &[u8],
+) -> Result<ClearKey, Failure> {
+    // A PKCS-1.2 value of no key length (bad padding, a wrong key) becomes a random key of
+    // the longest length (rsa::decipher_key: the TLS answer to Bleichenbacher).
+    let (lengths, longest): (&[usize], usize) = match sym {
+        Sym::Des => (&[8, 16, 24], 24),
+        Sym::Aes => (&[16, 24, 32], 32),
     };
-    if !fits {
-        return Err(Failure::PkaDecryptDecode);
-    }
+    let out = rsa::decipher_key(card, rsa, pad, ciphertext, lengths, longest)?;
     Ok(ClearKey::new(&out))
 }
 
@@ -348,7 +353,7 @@ pub(crate) fn csndsyi(card: &Card, rule_array: &[Element], p: Params) -> Result<
     // the enciphered key.
     let target_cv = target_cv(sym, target)?;
     let rsa = card.rsa_key(p.bytes(1)?)?;
-    let key = recover(&rsa, pad, sym, ciphertext)?;
+    let key = recover(card, &rsa, pad, sym, ciphertext)?;
     let token = internal_token(card, sym, &key, target_cv)?;
     Ok(Reply {
         notice: rsa.used.and_then(notice_for),
