@@ -112,7 +112,8 @@
 //! - PKCS-1.1 with HASH: IBM asks for DigestInfo ‖ hash; softcca also takes the bare hash
 //!   (its length names the method) — an extension, not IBM's text. Any other data up to
 //!   k − 11 bytes (an MD5 or RIPEMD DigestInfo, opencryptoki's CKM_RSA_PKCS data) is
-//!   formatted as given (block type 01) and signed by the raw RustCrypto operation.
+//!   formatted as given (block type 01) and signed by the raw RustCrypto operation — unless a
+//!   hash-method keyword names what the data must be (then another length is 8/72).
 //! - PKCSOAEP without a hash method: IBM's current page requires one (CCA 2.54 knew SHA-1
 //!   only); softcca takes SHA-1 then, as CCA 2.54 did. SHA-224 (RustCrypto; aws-lc-rs has
 //!   no SHA-224 OAEP), SHA-384 and SHA-512 work, MGF1 with the same hash. RustCrypto's OAEP
@@ -1184,7 +1185,8 @@ enum RawScheme {
     X931,
     /// ZERO-PAD: the data right-aligned in zeros.
     ZeroPad,
-    /// PKCS-1.1 with HASH on data that is neither a bare SHA-1/SHA-2 hash nor its DigestInfo:
+    /// PKCS-1.1 with HASH and no hash-method keyword on data that is neither a bare
+    /// SHA-1/SHA-2 hash nor its DigestInfo:
     /// X'00' ‖ X'01' ‖ X'FF'… (at least 8) ‖ X'00' ‖ D, D the caller's BER DigestInfo ‖ hash as
     /// given — IBM's definition of PKCS-1.1 (opencryptoki's MD5-RSA-PKCS and CKM_RSA_PKCS
     /// send such data).
@@ -1222,7 +1224,11 @@ fn raw_signature_input(
         Some("PKCS-1.0") => RawScheme::Pkcs10,
         Some("X9.31") => RawScheme::X931,
         Some("ZERO-PAD") => RawScheme::ZeroPad,
-        Some("PKCS-1.1") if chosen.get(2) != Some("MESSAGE") && !known_pkcs11_input(input) => {
+        Some("PKCS-1.1")
+            if chosen.get(2) != Some("MESSAGE")
+                && chosen.get(3).is_none()
+                && !known_pkcs11_input(input) =>
+        {
             RawScheme::Pkcs11Given
         }
         _ => return Ok(None),
