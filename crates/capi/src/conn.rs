@@ -26,8 +26,21 @@
 //! the parent's). An embedded card belongs to one process: its state directory is locked,
 //! so a forked child (or a second program) answers 12/338 — use a daemon for more than one
 //! process.
+//!
+//! Fork safety: a fork copies every lock as it was, and a lock that another thread of the
+//! parent held at that moment stays held in the child for ever (that thread does not exist
+//! there). The child therefore never waits on a lock the parent may have held: the card
+//! lives in a `Slot` that names the process that made it, and a process whose pid is not
+//! the slot's makes a fresh slot (with a fresh, unlocked lock) and leaves the inherited one
+//! — lock, connection and all — untouched for ever (closing the inherited socket would shut
+//! the parent's connection down). A `pthread_atfork` child handler, registered on the first
+//! verb, also forgets the slot at once (an atomic store, async-signal-safe), so even a pid
+//! that happens to equal an ancestor's never reaches the parent's slot. What remains outside
+//! this library's reach: a Rust program of its own that is inside `std::env::set_var` on
+//! another thread at the instant of the fork (the child's first verb reads the environment).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -128,12 +141,61 @@ pub fn target() -> Target {
     )
 }
 
-struct Open {
+/// One process's card: the pid of the process that made the slot and its connection,
+/// opened on the first verb. Slots are made by [`slot`] and never freed (one per process
+/// that calls a verb, a few dozen bytes), so a `&'static Slot` is sound.
+struct Slot {
     pid: u32,
-    cca: Arc<Cca>,
+    card: Mutex<Option<Arc<Cca>>>,
 }
 
-static CARD: Mutex<Option<Open>> = Mutex::new(None);
+/// This process's slot, or NULL before the first verb and in a child the fork handler has
+/// run in. Holds only pointers from `Box::into_raw` in [`slot`], never freed.
+static SLOT: AtomicPtr<Slot> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Whether the `pthread_atfork` child handler is registered.
+static ATFORK: AtomicBool = AtomicBool::new(false);
+
+/// Runs in the child of every `fork`, before `fork` returns there: forgets the parent's
+/// slot (its lock may be held by a thread that does not exist in the child). Only an
+/// atomic store: async-signal-safe, as POSIX asks of a child handler.
+extern "C" fn forget_parent_slot() {
+    SLOT.store(std::ptr::null_mut(), Ordering::SeqCst);
+}
+
+/// This process's slot, made now if there is none or it is an ancestor's.
+fn slot() -> &'static Slot {
+    if !ATFORK.swap(true, Ordering::AcqRel) {
+        // SAFETY: registers a child handler that only stores to an atomic; the library is
+        // linked `-z nodelete`, so the handler's code stays mapped for the process's life.
+        // A failure (ENOMEM) leaves the pid check below as the only guard.
+        let _ = unsafe { libc::pthread_atfork(None, None, Some(forget_parent_slot)) };
+    }
+    let pid = std::process::id();
+    loop {
+        let current = SLOT.load(Ordering::Acquire);
+        // SAFETY: SLOT holds NULL or a pointer from `Box::into_raw` below, never freed.
+        if let Some(s) = unsafe { current.as_ref() }
+            && s.pid == pid
+        {
+            return s;
+        }
+        // No slot, or an ancestor's (its lock may be held for ever here): a fresh one. The
+        // ancestor's is left as it is — its connection is the parent's.
+        let fresh = Box::into_raw(Box::new(Slot {
+            pid,
+            card: Mutex::new(None),
+        }));
+        match SLOT.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire) {
+            // SAFETY: just installed; never freed from now on.
+            Ok(_) => return unsafe { &*fresh },
+            // Another thread installed one first: ours was never shared, free it and look
+            // again.
+            // SAFETY: `fresh` came from `Box::into_raw` above and no one else has seen it.
+            Err(_) => drop(unsafe { Box::from_raw(fresh) }),
+        }
+    }
+}
 
 fn open(target: &Target) -> Option<Cca> {
     match target {
@@ -143,38 +205,25 @@ fn open(target: &Target) -> Option<Cca> {
 }
 
 /// This process's card, opened now if it is not open yet (or was opened by the parent of a
-/// `fork`). 12/338 when it cannot be reached.
+/// `fork`: see the module documentation). 12/338 when it cannot be reached.
 pub(crate) fn cca() -> Result<Arc<Cca>, Codes> {
-    let pid = std::process::id();
-    let mut card = CARD.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(open) = card.as_ref() {
-        if open.pid == pid {
-            return Ok(Arc::clone(&open.cca));
-        }
-        // Opened by the parent before a fork: the socket is the parent's (closing it would
-        // shut the parent's connection down, since shutdown acts on the shared socket) and
-        // its reader thread did not survive the fork. Leave it be; open our own.
-        if let Some(inherited) = card.take() {
-            std::mem::forget(inherited);
-        }
+    let mut card = slot().card.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(cca) = card.as_ref() {
+        return Ok(Arc::clone(cca));
     }
     let cca = Arc::new(open(&target()).ok_or(Failure::CardUnavailable.codes())?);
-    *card = Some(Open {
-        pid,
-        cca: Arc::clone(&cca),
-    });
+    *card = Some(Arc::clone(&cca));
     Ok(cca)
 }
 
 /// Closes this process's card (the next verb opens it again). Used by tests that switch
 /// cards; an application never needs it.
 pub fn reset() {
-    let mut card = CARD.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(open) = card.take()
-        && open.pid != std::process::id()
-    {
-        std::mem::forget(open);
-    }
+    slot()
+        .card
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
 }
 
 #[cfg(test)]
@@ -192,5 +241,57 @@ mod tests {
         assert!(c.embedded);
         assert_eq!(c.model, Some(Model::Ibm4769));
         assert_eq!(parse_conf("timeout = 7").timeout, Some(7));
+    }
+
+    /// The deterministic form of the hazard: the card's lock is held (here by the forking
+    /// thread itself, as another thread of the parent might hold it) at the instant of the
+    /// fork. The child's first verb must not wait on it: it reaches for its own card (a
+    /// socket that does not exist: 12/338 at once) and exits. Before slots, the child hung.
+    #[test]
+    fn a_child_never_waits_on_the_lock_held_at_the_fork() {
+        let guard = slot().card.lock().unwrap_or_else(PoisonError::into_inner);
+        // SAFETY: fork; the child runs only the closure below and `_exit`s, never returning
+        // into the test harness.
+        let child = unsafe { libc::fork() };
+        assert!(child >= 0, "fork failed");
+        if child == 0 {
+            let code = std::panic::catch_unwind(|| {
+                // SAFETY: the child has one thread; nothing else reads the environment.
+                unsafe { std::env::set_var("SOFTCCA_SOCKET", "/nonexistent/softcca/card.sock") };
+                match cca() {
+                    Err(c) if c == Failure::CardUnavailable.codes() => 0,
+                    _ => 1,
+                }
+            })
+            .unwrap_or(2);
+            // SAFETY: ends the child without running the parent's exit handlers.
+            unsafe { libc::_exit(code) };
+        }
+        drop(guard);
+        let mut status = 0;
+        let mut exited = false;
+        for _ in 0..20_000 {
+            // SAFETY: waits for our own child; `status` is a live local.
+            if unsafe { libc::waitpid(child, &mut status, libc::WNOHANG) } == child {
+                exited = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if !exited {
+            // SAFETY: kills and reaps our own child.
+            unsafe {
+                libc::kill(child, libc::SIGKILL);
+                libc::waitpid(child, &mut status, 0);
+            }
+        }
+        assert!(
+            exited,
+            "the child hung on the lock its parent held at the fork"
+        );
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "the child's verb: status {status}"
+        );
     }
 }

@@ -10,6 +10,7 @@
  * (SOFTCCA_SOCKET); run under valgrind by tests/c_example.rs.
  */
 #include <limits.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -294,6 +295,93 @@ static void fork_both(void)
     }
 }
 
+/* Workers that call verbs until told to stop, so that a fork catches them mid-call
+ * (holding the library's locks). */
+static volatile int stop_busy;
+
+static void *busy(void *arg)
+{
+    long *bad = arg;
+    while (!stop_busy) {
+        long rc, rs, count = 1, n = 16, no_key = 0;
+        unsigned char rules[8], random[16];
+        memcpy(rules, "RANDOM  ", 8);
+        CSNBRNGL(&rc, &rs, NULL, NULL, &count, rules, &no_key, NULL, &n, random);
+        if (rc != 0)
+            (*bad)++;
+    }
+    return NULL;
+}
+
+/* The child of a fork: a hash and a random number, exit status 0 when both worked. */
+static void child_verbs(void)
+{
+    long rc, rs, count = 2, text_len = 3, cv_len = 128, hash_len = 32;
+    unsigned char rules[16], cv[128] = { 0 }, hash[32];
+    memcpy(rules, "SHA-256 ONLY    ", 16);
+    hash_call(&rc, &rs, &count, rules, &text_len, (unsigned char *) "abc", &cv_len, cv,
+              &hash_len, hash);
+    if (rc != 0 || hash[0] != 0xba)
+        _exit(2);
+    long n = 8, no_key = 0;
+    unsigned char random[8];
+    memcpy(rules, "RANDOM  ", 8);
+    count = 1;
+    CSNBRNGL(&rc, &rs, NULL, NULL, &count, rules, &no_key, NULL, &n, random);
+    _exit(rc == 0 && n == 8 ? 0 : 3);
+}
+
+#define BUSY_THREADS 4
+#define BUSY_FORKS 200
+
+/* Forks again and again while BUSY_THREADS threads call verbs: every child must complete
+ * its verbs within 30 seconds (a lock a parent's thread held at the fork must not be
+ * waited on in the child). A child still running then is killed and counted. */
+static void fork_while_busy(void)
+{
+    pthread_t t[BUSY_THREADS];
+    long bad[BUSY_THREADS] = { 0 };
+    int hung = 0, failed = 0;
+    stop_busy = 0;
+    for (int i = 0; i < BUSY_THREADS; i++)
+        pthread_create(&t[i], NULL, busy, &bad[i]);
+    for (int i = 0; i < BUSY_FORKS; i++) {
+        pid_t child = fork();
+        if (child < 0) {
+            perror("fork");
+            failures++;
+            break;
+        }
+        if (child == 0)
+            child_verbs();
+        int status = 0, waited = 0;
+        while (waitpid(child, &status, WNOHANG) == 0) {
+            if (++waited > 30000) {
+                kill(child, SIGKILL);
+                waitpid(child, &status, 0);
+                hung++;
+                break;
+            }
+            usleep(1000);
+        }
+        if (waited <= 30000 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+            failed++;
+    }
+    stop_busy = 1;
+    for (int i = 0; i < BUSY_THREADS; i++) {
+        pthread_join(t[i], NULL);
+        if (bad[i]) {
+            printf("FAIL busy thread %d: %ld calls failed\n", i, bad[i]);
+            failures++;
+        }
+    }
+    if (hung || failed) {
+        printf("FAIL forks while busy: %d of %d children hung, %d failed\n", hung,
+               BUSY_FORKS, failed);
+        failures++;
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "threads") == 0) {
@@ -302,6 +390,7 @@ int main(int argc, char **argv)
         record(argv[2], argv[3]);
     } else if (argc > 1 && strcmp(argv[1], "fork") == 0) {
         fork_both();
+        fork_while_busy();
     } else {
         every_verb();
         counts_and_lengths();
