@@ -1,7 +1,8 @@
 //! Compiles `examples/c/cca_demo.c` against `include/csulcca.h` with `-Wall -Werror`, links
 //! it with the libcsulcca.so cargo built, and runs it against an embedded card in a
 //! temporary state directory (also under valgrind when valgrind is installed), and does the
-//! same with `tests/c/hostile.c`, the hostile-input program.
+//! same with `tests/c/hostile.c`, the hostile-input program; the hostile program is also
+//! built with AddressSanitizer (`-fsanitize=address`) when the compiler has libasan.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,10 +24,16 @@ fn library_dir() -> PathBuf {
 }
 
 fn compile(source: &str, out: &Path) {
+    compile_with(source, out, &[]);
+}
+
+fn compile_with(source: &str, out: &Path, extra: &[&str]) {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lib = library_dir();
     let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
-        .args(["-Wall", "-Wextra", "-Werror", "-g", "-pthread", "-I"])
+        .args(["-Wall", "-Wextra", "-Werror", "-g", "-pthread"])
+        .args(extra)
+        .arg("-I")
         .arg(crate_dir.join("include"))
         .arg(crate_dir.join(source))
         .arg("-L")
@@ -115,4 +122,67 @@ fn the_hostile_program_does_not_crash() {
     let (code, text) = run(&program, &home, false);
     println!("{text}");
     assert_eq!(code, 0, "hostile exit {code}");
+}
+
+/// Whether the C compiler builds and runs an AddressSanitizer program (libasan installed).
+fn has_asan(dir: &Path) -> bool {
+    let source = dir.join("asan_probe.c");
+    let program = dir.join("asan_probe");
+    if std::fs::write(&source, "int main(void) { return 0; }\n").is_err() {
+        return false;
+    }
+    let built = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        .arg("-fsanitize=address")
+        .arg(&source)
+        .arg("-o")
+        .arg(&program)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    built
+        && Command::new(&program)
+            .output()
+            .is_ok_and(|o| o.status.success())
+}
+
+/// The hostile program built with AddressSanitizer: its own memory (the guard pages, the
+/// short buffers, the threads' locals) is checked on every access the library's writes
+/// land in, and every allocation of the process (the library's too) goes through ASan's
+/// allocator. Leak detection is off: the library keeps its connection for the process's
+/// life on purpose (and a forked child's inherited one is never freed, see `conn`).
+#[test]
+fn the_hostile_program_is_clean_under_address_sanitizer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    if !has_asan(dir.path()) {
+        eprintln!("the C compiler has no AddressSanitizer (libasan): skipped");
+        return;
+    }
+    let program = dir.path().join("hostile-asan");
+    compile_with(
+        "tests/c/hostile.c",
+        &program,
+        &["-fsanitize=address", "-fno-omit-frame-pointer"],
+    );
+    let home = dir.path().join("card");
+    let out = Command::new(&program)
+        .env("LD_LIBRARY_PATH", library_dir())
+        .env("SOFTCCA_HOME", &home)
+        .env("SOFTCCA_MODE", "embedded")
+        .env_remove("SOFTCCA_SOCKET")
+        .env("SOFTCCA_CONF", home.join("none.conf"))
+        .env(
+            "ASAN_OPTIONS",
+            "detect_leaks=0:abort_on_error=0:exitcode=98",
+        )
+        .output()
+        .expect("run the ASan build");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{text}");
+    let code = out.status.code().unwrap_or(-1);
+    assert!(!text.contains("ERROR: AddressSanitizer"), "ASan: {text}");
+    assert_ne!(code, 98, "AddressSanitizer found errors");
+    assert_eq!(code, 0, "hostile (ASan) exit {code}");
 }

@@ -168,7 +168,7 @@ static void short_buffers(void)
     expect("rule array shorter than its count", rc, rs, 8, 35);
 
     /* Text shorter than text_length. */
-    unsigned char r2[16];
+    unsigned char r2[24]; /* up to three keywords (AES ECB KEYIDENT below) */
     keywords(r2, &count, "SHA-256 ONLY");
     unsigned char *text = page + 4096 - 3;
     memcpy(text, "abc", 3);
