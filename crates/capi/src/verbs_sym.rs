@@ -26,6 +26,12 @@
 //!   `rule_array_count` is the rule array's capacity on input.
 //! - A NULL optional output (the second generated key of a one-copy CSNBKGN form) is not
 //!   written; a NULL KEK identifier is a null token (64 zero bytes).
+//! - CSNBKGN2 `generated_key_identifier_n_length` is the size of the caller's buffer (IBM:
+//!   the buffer's length on input, the token's on output), and the buffer may hold a
+//!   skeleton shorter than that: opencryptoki passes `sizeof` its 725-byte buffer with the
+//!   CSNBKTB2 skeleton at its start. A buffer that starts with a variable-length token
+//!   (X'01' or X'02', version X'05') whose own length (bytes 2–3, big-endian) is shorter
+//!   than the buffer is sent to the card at the token's length; anything else as it is.
 
 use std::ffi::{c_long, c_uchar};
 
@@ -49,6 +55,24 @@ unsafe fn optional(buf: *const c_uchar, n: usize, default: &[u8]) -> Result<Para
     }
     // SAFETY: non-NULL and readable for n bytes by the caller's contract.
     unsafe { ffi::fixed(buf, n, BAD_LENGTH) }
+}
+
+/// The bytes of a variable-length token at the start of an IBM in/out buffer, when the
+/// buffer is longer than the token says it is (see the module documentation, CSNBKGN2);
+/// any other content unchanged.
+fn var_token_in_buffer(p: Param) -> Param {
+    match p {
+        Param::Bytes(mut b)
+            if b.len() > 8 && matches!(b[0], 0x01 | 0x02) && b[1] == 0 && b[4] == 0x05 =>
+        {
+            let declared = usize::from(u16::from_be_bytes([b[2], b[3]]));
+            if declared >= 8 && declared < b.len() {
+                b.truncate(declared);
+            }
+            Param::Bytes(b)
+        }
+        other => other,
+    }
 }
 
 /// A fixed-size output that may be NULL (then not written).
@@ -386,10 +410,10 @@ pub unsafe extern "C" fn CSNBKGN2(
                 generated_key_identifier_1_length,
                 generated_key_identifier_1,
             )?;
-            let gen1 = ffi::bytes(
+            let gen1 = var_token_in_buffer(ffi::bytes(
                 generated_key_identifier_1_length,
                 generated_key_identifier_1,
-            )?;
+            )?);
             // The second key is optional (OP forms): a NULL length is an empty identifier.
             let (cap2, gen2, out2) = if generated_key_identifier_2_length.is_null() {
                 (Param::Int(0), Param::Bytes(vec![]), Dest::Ignore)
@@ -398,10 +422,10 @@ pub unsafe extern "C" fn CSNBKGN2(
                     generated_key_identifier_2_length,
                     generated_key_identifier_2,
                 )?;
-                let gen2 = ffi::bytes(
+                let gen2 = var_token_in_buffer(ffi::bytes(
                     generated_key_identifier_2_length,
                     generated_key_identifier_2,
-                )?;
+                )?);
                 (cap2, gen2, out2)
             };
             Ok((
@@ -1256,5 +1280,36 @@ pub unsafe extern "C" fn CSNBOWH(
                 vec![chain_out, out],
             ))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trimmed(b: &[u8]) -> Vec<u8> {
+        match var_token_in_buffer(Param::Bytes(b.to_vec())) {
+            Param::Bytes(b) => b,
+            Param::Int(_) => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn a_variable_length_token_is_cut_to_its_own_length_only() {
+        let mut buffer = vec![0u8; 725];
+        buffer[..5].copy_from_slice(&[0x01, 0x00, 0x00, 0x2C, 0x05]);
+        assert_eq!(trimmed(&buffer).len(), 0x2C);
+        buffer[0] = 0x02;
+        assert_eq!(trimmed(&buffer).len(), 0x2C);
+        // Not a variable-length token, or a length the buffer cannot hold: unchanged (the
+        // card answers its code).
+        for (at, byte) in [(0, 0x1F), (4, 0x04), (1, 0x01), (2, 0x03)] {
+            let mut other = buffer.clone();
+            other[at] = byte;
+            assert_eq!(trimmed(&other).len(), 725, "byte {at} = {byte:02X}");
+        }
+        assert_eq!(trimmed(&buffer[..0x2C]).len(), 0x2C);
+        assert_eq!(trimmed(&[0x01, 0, 0, 4, 5]), [0x01, 0, 0, 4, 5]);
+        assert_eq!(trimmed(&[]), Vec::<u8>::new());
     }
 }
