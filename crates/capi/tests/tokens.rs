@@ -897,6 +897,73 @@ fn tokens_made_through_the_c_abi_work_through_the_rust_api_and_after_a_restart()
         assert_eq!(dsv(&["ECDSA"], &ecc, &hash, &r_sig), Codes::OK);
     }
 
+    // A corrupted token is refused the same way by both: IBM's code, nothing out.
+    {
+        let cca = Cca::connect(&socket).expect("connect");
+        let mut bad_tvv = aes;
+        bad_tvv[63] ^= 1;
+        let mut bad_version = des;
+        bad_version[4] = 0x07;
+        let mut bad_length = hmac_token.clone();
+        bad_length[3] ^= 0x08;
+        let (c_aes, out) = aes_crypt(true, &bad_tvv, TEXT, &[0x22; 16]);
+        assert_eq!(
+            (c_aes, out.iter().all(|&b| b == 0)),
+            (
+                Codes {
+                    return_code: 8,
+                    reason_code: 29
+                },
+                true
+            )
+        );
+        let req = SymmetricRequest {
+            rule_array: &["AES", "CBC", "KEYIDENT", "INITIAL"],
+            key_identifier: &bad_tvv,
+            key_parms: &[],
+            key_parms_length: 0,
+            block_size: 16,
+            initialization_vector: &[0x22; 16],
+            chain_data: &[0; 32],
+            text: TEXT,
+            output_length: 32,
+            optional_data: &[],
+        };
+        let rust = cca
+            .symmetric_algorithm_encipher(&req)
+            .map(|_| ())
+            .map_err(|e| e.codes);
+        assert_eq!(rust, Err(c_aes), "AES TVV: the same code both ways");
+
+        let (c_des, _) = des_crypt(true, &bad_version, TEXT, &[0x11; 8]);
+        assert_eq!(c_des.return_code, 8, "DES version: {c_des:?}");
+        let rust = cca
+            .encipher(&bad_version, TEXT, &[0x11; 8], &["CBC"], 0, &[0; 18])
+            .map(|_| ())
+            .map_err(|e| e.codes);
+        assert_eq!(rust, Err(c_des), "DES version: the same code both ways");
+
+        let (c_hmac, _) = hmac(&bad_length, TEXT, None);
+        assert_eq!(c_hmac.return_code, 8, "HMAC length: {c_hmac:?}");
+        let rust = cca
+            .hmac_generate(&["HMAC", "SHA-256"], &bad_length, TEXT, &mut [0; 128], 32)
+            .map(|_| ())
+            .map_err(|e| e.codes);
+        assert_eq!(rust, Err(c_hmac), "HMAC length: the same code both ways");
+
+        let mut bad_rsa = rsa.clone();
+        bad_rsa[0] = 0x1D;
+        let digest_info = sha256_digest_info(&[0x42; 32]);
+        let (c_rsa, sig) = dsg(&["PKCS-1.1"], &bad_rsa, &digest_info);
+        assert_eq!(c_rsa.return_code, 8, "RSA identifier: {c_rsa:?}");
+        assert!(sig.iter().all(|&b| b == 0), "nothing written");
+        let rust = cca
+            .digital_signature_generate(&["PKCS-1.1"], &bad_rsa, &digest_info, 512)
+            .map(|_| ())
+            .map_err(|e| e.codes);
+        assert_eq!(rust, Err(c_rsa), "RSA identifier: the same code both ways");
+    }
+
     // Stop the daemon; start it again on the same state directory.
     drop(daemon);
     let daemon = Daemon::start(&home);
