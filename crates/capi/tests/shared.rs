@@ -86,10 +86,16 @@ fn library_dir() -> PathBuf {
 }
 
 fn compile_hostile(out: &Path) {
+    compile_hostile_with(out, &[]);
+}
+
+fn compile_hostile_with(out: &Path, extra: &[&str]) {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lib = library_dir();
     let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
-        .args(["-Wall", "-Wextra", "-Werror", "-pthread", "-I"])
+        .args(["-Wall", "-Wextra", "-Werror", "-pthread"])
+        .args(extra)
+        .arg("-I")
         .arg(crate_dir.join("include"))
         .arg(crate_dir.join("tests/c/hostile.c"))
         .arg("-L")
@@ -167,4 +173,50 @@ fn processes_threads_and_forks_share_one_daemon() {
         "took {:?}",
         start.elapsed()
     );
+}
+
+/// Whether the C compiler builds and runs an AddressSanitizer program (libasan installed).
+fn has_asan(dir: &Path) -> bool {
+    let source = dir.join("asan_probe.c");
+    let program = dir.join("asan_probe");
+    if std::fs::write(&source, "int main(void) { return 0; }\n").is_err() {
+        return false;
+    }
+    Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        .arg("-fsanitize=address")
+        .arg(&source)
+        .arg("-o")
+        .arg(&program)
+        .output()
+        .is_ok_and(|o| o.status.success())
+        && Command::new(&program)
+            .output()
+            .is_ok_and(|o| o.status.success())
+}
+
+/// The fork mode (a fork, then 200 forks while 4 threads call verbs) under
+/// AddressSanitizer, against a daemon (leak detection off, as in tests/c_example.rs).
+#[test]
+fn forks_while_threads_call_verbs_are_clean_under_address_sanitizer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    if !has_asan(dir.path()) {
+        eprintln!("the C compiler has no AddressSanitizer (libasan): skipped");
+        return;
+    }
+    let program = dir.path().join("hostile-asan");
+    compile_hostile_with(&program, &["-fsanitize=address", "-fno-omit-frame-pointer"]);
+    let socket = dir.path().join("card.sock");
+    let _daemon = Daemon::start(memory_card(11), &socket);
+    let out = hostile(&program, &socket, &["fork"])
+        .env("ASAN_OPTIONS", "detect_leaks=0:exitcode=98")
+        .output()
+        .expect("run");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{text}");
+    assert!(!text.contains("ERROR: AddressSanitizer"), "ASan: {text}");
+    assert_eq!(out.status.code(), Some(0), "fork (ASan)");
 }
