@@ -104,11 +104,44 @@
 //!   accepts s^e equal to the block or to n − block) and ZERO-PAD (the data right-aligned
 //!   in zeros; at most k bytes and below n, else 8/72 — IBM is silent on a value not below
 //!   n) are formatted here and signed by the raw RustCrypto private operation (blinded,
-//!   with its fault check), verified by the raw public operation. ISO-9796 (the default) is
-//!   8/2: not implemented (the ISO/IEC 9796-1 redundancy function is not in any library at
-//!   hand). A hash whose length fits no method, or another method than the keyword names,
-//!   is 8/72. A signature of the wrong length does not verify (4/429).
+//!   with its fault check), verified by the raw public operation (ISO-9796: below). A hash
+//!   whose length fits no method, or another method than the keyword names, is 8/72. A
+//!   signature of the wrong length does not verify (4/429).
 //!   signature_field_length shorter than the modulus: 8/72.
+//! - ISO-9796, IBM's default formatting keyword (CSNDDSG parameters: "Calculate the digital
+//!   signature on the data according to ISO-9796-1. Any hash method is allowed"; CSNDDSG
+//!   and CSNDDSV usage notes
+//!   <https://www.ibm.com/docs/en/linux-on-systems?topic=csnddsg-usage-notes>,
+//!   <https://www.ibm.com/docs/en/linux-on-systems?topic=csnddsv-usage-notes>: the hash at
+//!   most "one-half of the number of bytes required to contain the modulus"; CSNDDSG
+//!   restrictions: data_length in bytes, not bits; "Formatting hashes and keys in
+//!   public-key cryptography": "The ISO 9796-1 method can be found in the ISO standard";
+//!   CCA 2.54 Basic Services p=140/143 say the same): ISO/IEC 9796-1 (first published as
+//!   ISO/IEC 9796:1991) — the message extended cyclically to t = ⌈(k_s − 1)/16⌉ bytes, each
+//!   byte paired with its shadow (the nibble permutation Π), the padding indicator r XORed
+//!   into the pair of the message's first byte, truncated to k_s = n_bits − 1 bits with the
+//!   top bit forced to 1, the last nibble forced to 6 — raw private operation, signature
+//!   min(s, n − s) (the standard's rule for an odd exponent); see [`iso9796_block`].
+//!   Checked against the standard's Annex examples (as Bouncy Castle's ISO9796Test
+//!   reproduces them). softcca's choices: the data are whole bytes, so r = 1 always (IBM's
+//!   restriction); with HASH any data from 1 byte up to the limit is signed as given (IBM:
+//!   "any hash method"), and a hash-method keyword with HASH must match the data length
+//!   (8/72), with MESSAGE the card hashes (a method keyword is then required, 8/34 as for
+//!   the other formats); the length limit is IBM's (z ≤ ⌊modulus bytes / 2⌋) and also the
+//!   standard's 16z ≤ k_s + 3, which is one byte stricter when n_bits mod 16 is 9 … 13
+//!   (e.g. 1017 bits: 63 bytes where IBM's text alone would allow 64 — IBM is silent on
+//!   such sizes); empty data and longer data are 8/72, at CSNDDSV too (IBM's usage note
+//!   holds for both verbs; softcca answers the length code there rather than 4/429).
+//!   Verification recovers IR' = Σ^e mod n (or n − IR') and accepts when it equals the
+//!   block rebuilt from the caller's hash: the standard's opening (IR' ≡ 6 mod 16, the
+//!   redundancy checks, the recovered message) and the comparison with the caller's hash at
+//!   once, since the formatting is injective. A signature of the wrong length, not below n,
+//!   or of other data: 4/429. **Weakness:** ISO/IEC 9796-1 falls to chosen-message
+//!   forgeries that exploit RSA's multiplicativity — Coron, Naccache and Stern (CRYPTO
+//!   '99), Coppersmith, Halevi and Jutla ("ISO 9796-1 and the new forgery strategy", 1999),
+//!   Grieu (EUROCRYPT 2000, a handful of chosen signatures) — and ISO withdrew it. softcca
+//!   implements it only because IBM's CCA does and it is IBM's default keyword; new
+//!   applications should use PKCS-PSS.
 //! - PKCS-1.1 with HASH: IBM asks for DigestInfo ‖ hash; softcca also takes the bare hash
 //!   (its length names the method) — an extension, not IBM's text. Any other data up to
 //!   k − 11 bytes (an MD5 or RIPEMD DigestInfo, opencryptoki's CKM_RSA_PKCS data) is
@@ -1183,6 +1216,10 @@ enum RawScheme {
     /// X9.31: X'6B' ‖ X'BB'… ‖ X'BA' ‖ hash ‖ hash specifier ‖ X'CC'; the signature is the
     /// smaller of s and n − s (ANSI X9.31).
     X931,
+    /// ISO-9796 (IBM's default): ISO/IEC 9796-1 formatting of the data as a whole number of
+    /// bytes (padding indicator r = 1); the signature is the smaller of s and n − s, as the
+    /// standard defines for an odd public exponent. See [`iso9796_block`].
+    Iso9796,
     /// ZERO-PAD: the data right-aligned in zeros.
     ZeroPad,
     /// PKCS-1.1 with HASH and no hash-method keyword on data that is neither a bare
@@ -1223,6 +1260,7 @@ fn raw_signature_input(
     let scheme = match chosen.get(1) {
         Some("PKCS-1.0") => RawScheme::Pkcs10,
         Some("X9.31") => RawScheme::X931,
+        Some("ISO-9796") => RawScheme::Iso9796,
         Some("ZERO-PAD") => RawScheme::ZeroPad,
         Some("PKCS-1.1")
             if chosen.get(2) != Some("MESSAGE")
@@ -1251,7 +1289,7 @@ fn raw_signature_input(
         if let Some(m) = method {
             let alg = method_alg(m)?;
             let len = match scheme {
-                RawScheme::X931 => input.len(),
+                RawScheme::X931 | RawScheme::Iso9796 => input.len(),
                 _ => input.len().saturating_sub(
                     DIGEST_INFO
                         .iter()
@@ -1301,6 +1339,7 @@ fn raw_block(scheme: RawScheme, data: &[u8], k: usize, n_bits: usize) -> Result<
             block[2..k - data.len() - 1].fill(0xff);
             block[k - data.len()..].copy_from_slice(data);
         }
+        RawScheme::Iso9796 => return iso9796_block(data, 1, k, n_bits),
         RawScheme::X931 => {
             if !n_bits.is_multiple_of(8) || data.len() + 4 > k {
                 return Err(Failure::Length);
@@ -1317,6 +1356,61 @@ fn raw_block(scheme: RawScheme, data: &[u8], k: usize, n_bits: usize) -> Result<
             block[k - 1] = 0xcc;
         }
     }
+    Ok(block)
+}
+
+/// ISO/IEC 9796-1's shadow function: the nibble permutation Π applied to both nibbles of
+/// a byte (ISO/IEC 9796-1; Π(0..15) = E 3 5 8 9 4 2 F 0 D B 6 7 A C 1).
+fn iso9796_shadow(b: u8) -> u8 {
+    const PI: [u8; 16] = [
+        0xe, 0x3, 0x5, 0x8, 0x9, 0x4, 0x2, 0xf, 0x0, 0xd, 0xb, 0x6, 0x7, 0xa, 0xc, 0x1,
+    ];
+    (PI[usize::from(b >> 4)] << 4) | PI[usize::from(b & 0x0f)]
+}
+
+/// The ISO/IEC 9796-1 intermediate integer IR of `data` (z bytes, the message's most
+/// significant byte first) for a modulus of `n_bits` bits, as a `k`-byte big-endian block;
+/// `r` is the padding indicator (1 + the number of pad bits; CCA's data is whole bytes, so
+/// the verbs pass 1). With k_s = n_bits − 1 (the standard's k_s for RSA):
+/// - extension: t = ⌈(k_s − 1)/16⌉; the t bytes m_t … m_1 repeat the message cyclically
+///   from its least significant byte (m_i = message byte (i − 1) mod z, counted from the
+///   right);
+/// - redundancy: the 2t bytes MR_{2i} ‖ MR_{2i−1} = S(m_i) ‖ m_i, S the shadow function
+///   ([`iso9796_shadow`]); then MR_{2z} ⊕= r (this marks where the message starts);
+/// - truncation and forcing: the k_s − 1 least significant bits of MR with a 1 bit above
+///   them (IR has exactly k_s bits, so IR < n), and the least significant byte u₂‖u₁
+///   replaced by u₁‖6.
+///
+/// A message of z bytes must fit IBM's bound (z at most half the modulus bytes, CSNDDSG and
+/// CSNDDSV usage notes) and the standard's (16z ≤ k_s + 3): else 8/72; empty data is 8/72.
+fn iso9796_block(data: &[u8], r: u8, k: usize, n_bits: usize) -> Result<Vec<u8>, Failure> {
+    let z = data.len();
+    let ks = n_bits.checked_sub(1).ok_or(Failure::Length)?;
+    if z == 0 || ks < 16 || 2 * z > k || 16 * z > ks + 3 || k.saturating_mul(8) < n_bits {
+        return Err(Failure::Length);
+    }
+    let t = (ks - 1).div_ceil(16);
+    if z > t {
+        return Err(Failure::Length);
+    }
+    // MR as a big-endian string of 2t bytes.
+    let mut mr = vec![0u8; 2 * t];
+    for i in 0..t {
+        let m = data[z - 1 - i % z];
+        mr[2 * t - 1 - 2 * i] = m;
+        mr[2 * t - 2 - 2 * i] = iso9796_shadow(m);
+    }
+    mr[2 * t - 2 * z] ^= r;
+    let mut block = vec![0u8; k];
+    let take = (2 * t).min(k);
+    block[k - take..].copy_from_slice(&mr[2 * t - take..]);
+    // IR: bits 0 … k_s − 2 of MR, bit k_s − 1 set, nothing above.
+    let top = ks - 1;
+    let at = k - 1 - top / 8;
+    block[..at].fill(0);
+    let bit = 1u8 << (top % 8);
+    block[at] = (block[at] & (bit - 1)) | bit;
+    block[k - 1] = (block[k - 1] << 4) | 0x06;
     Ok(block)
 }
 
@@ -1339,7 +1433,7 @@ fn raw_sign(key: &RsaKey, scheme: RawScheme, data: &[u8]) -> Result<Vec<u8>, Fai
     let block = raw_block(scheme, data, k, usize::from(key.token.public.n_bits))?;
     let private = rsa_raw::rc_private(key.private_der()?)?;
     let s = rsa_raw::raw_private(&private, &block)?;
-    if scheme == RawScheme::X931 {
+    if matches!(scheme, RawScheme::X931 | RawScheme::Iso9796) {
         let other = n_minus(n, &s);
         if other < s[..].to_vec() {
             return Ok(other);
@@ -1357,8 +1451,11 @@ fn raw_verify(
 ) -> Result<bool, Failure> {
     let n = key.token.n();
     let k = n.len();
-    let Ok(block) = raw_block(scheme, data, k, usize::from(key.token.public.n_bits)) else {
-        return Ok(false);
+    let block = match raw_block(scheme, data, k, usize::from(key.token.public.n_bits)) {
+        Ok(block) => block,
+        // ISO-9796: IBM's length rule on the hash holds for CSNDDSV too (8/72).
+        Err(e) if scheme == RawScheme::Iso9796 => return Err(e),
+        Err(_) => return Ok(false),
     };
     let public = rsa_raw::rc_public(n, &key.token.public.e)?;
     let Some(m) = rsa_raw::raw_public(&public, signature) else {
@@ -1367,7 +1464,11 @@ fn raw_verify(
     if m == block {
         return Ok(true);
     }
-    Ok(scheme == RawScheme::X931 && n_minus(n, &m) == block)
+    // X9.31 and ISO 9796-1 sign min(s, n − s): s^e is the block or n − block. For ISO
+    // 9796-1 comparing with the block rebuilt from the caller's hash is the standard's
+    // verification with message recovery (IR ≡ 6 mod 16, the redundancy, and the recovered
+    // message equal to the hash) in one test: the formatting is injective.
+    Ok(matches!(scheme, RawScheme::X931 | RawScheme::Iso9796) && n_minus(n, &m) == block)
 }
 
 /// The scheme as the RustCrypto engine takes it.
@@ -1736,6 +1837,67 @@ mod tests {
     use crate::Model;
     use crate::platform::{FixedClock, MemoryBatteryRam, MemoryFlash, Platform};
     use crate::rng::insecure_test_sources::CountingSource;
+
+    /// ISO/IEC 9796-1 Annex examples 1 and 3 (as reproduced in Bouncy Castle's
+    /// `ISO9796Test`): 13-byte messages with 4 pad bits (r = 5), e = 3, 513- and 512-bit
+    /// moduli. The verbs take whole bytes only (r = 1), so these check the formatting itself:
+    /// Σ^e mod n, or n − that, must be the block [`iso9796_block`] builds. Example 2 (r = 1)
+    /// goes through CSNDPKB, CSNDPKI and CSNDDSG in tests/rsa_iso9796.rs.
+    #[test]
+    fn iso9796_annex_examples_with_pad_bits() {
+        let cases = [
+            (
+                "0100000000000000000000000000000000bba2d15dbb303c8a21c5ebbcbae52b7125087920dd7cdf358ea119fd66fb064012ec8ce692f0a0b8e8321b041acd40b7",
+                "0cbbaa99887766554433221100",
+                "309f873d8ded8379490f6097eaafdabc137d3ebfd8f25ab5f138d56a719cdc526bdd022ea65dabab920a81013a85d092e04d3e421caab717c90d89ea45a8d23a",
+                513,
+            ),
+            (
+                "ffffff7fa27087c35ebead78412d2bdffe0301edd494df13458974ea89b364708f7d0f5a00a50779ddf9f7d4cb80b8891324da251a860c4ec9ef288104b3858d",
+                "0112233445566778899aabbccd",
+                "58e59ffb4b1fb1bcdbf8d1fe9afa3730c78a318a1134f5791b7313d480ff07ac319b068edf8f212945cb09cf33df30ace54f4a063fcca0b732f4b662dc4e2454",
+                512,
+            ),
+        ];
+        for (n, msg, sig, bits) in cases {
+            let n = hex::decode(n).unwrap();
+            let k = n.len();
+            let public = rsa_raw::rc_public(&n, &[3]).unwrap();
+            let mut sig = hex::decode(sig).unwrap();
+            sig.splice(0..0, vec![0u8; k - sig.len()]);
+            let m = rsa_raw::raw_public(&public, &sig).unwrap();
+            let block = iso9796_block(&hex::decode(msg).unwrap(), 5, k, bits).unwrap();
+            assert!(m == block || n_minus(&n, &m) == block, "{bits}-bit example");
+            assert!(sig < n_minus(&n, &sig), "Σ is the smaller of s and n − s");
+            // With r = 1 the block differs: the pad bits are part of the redundancy.
+            assert_ne!(
+                iso9796_block(&hex::decode(msg).unwrap(), 1, k, bits).unwrap(),
+                block
+            );
+        }
+    }
+
+    #[test]
+    fn iso9796_bounds() {
+        // 1024 bits: at most 64 bytes (IBM: half the modulus bytes).
+        assert!(iso9796_block(&[1; 64], 1, 128, 1024).is_ok());
+        assert_eq!(iso9796_block(&[1; 65], 1, 128, 1024), Err(Failure::Length));
+        assert_eq!(iso9796_block(&[], 1, 128, 1024), Err(Failure::Length));
+        // 1017 bits (128 bytes): IBM's rule allows 64 bytes, the standard 63 (16z ≤ k_s + 3).
+        assert!(iso9796_block(&[1; 63], 1, 128, 1017).is_ok());
+        assert_eq!(iso9796_block(&[1; 64], 1, 128, 1017), Err(Failure::Length));
+        // Every size from 512 to 1100 bits: IR has exactly n_bits − 1 bits and ends in 6.
+        for bits in 512usize..1100 {
+            let k = bits.div_ceil(8);
+            let z = (k / 2).min((bits + 2) / 16);
+            let block = iso9796_block(&vec![0xa5; z], 1, k, bits).unwrap();
+            assert_eq!(block.len(), k);
+            let lead = block.iter().position(|&b| b != 0).unwrap();
+            let len = (k - lead) * 8 - block[lead].leading_zeros() as usize;
+            assert_eq!(len, bits - 1, "{bits}");
+            assert_eq!(block[k - 1] & 0x0f, 6);
+        }
+    }
 
     fn card_and_key() -> (Card, RsaKey) {
         let platform = Platform {
