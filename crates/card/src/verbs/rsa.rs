@@ -35,8 +35,24 @@
 //!   [`crate::tokens::pka_rsa::ClearCrt`]); such a token signs and decrypts as it is, and
 //!   CSNDPKI turns it into an internal X'31' token (softcca does not build the internal
 //!   X'08', whose key is under a DES OPK under the ASYM master key). An RSA-CRT skeleton,
-//!   RSA-PRIV (the 1024-bit X'02'), an encrypted or internal X'08', and the sections X'02',
-//!   X'05', X'06' are 8/2.
+//!   an encrypted or internal X'08', and the sections X'05', X'06' are 8/2.
+//! - RSA-PRIV builds IBM's external clear 1024-bit modulus-exponent section X'02' (IBM Docs
+//!   "CCA for Linux", "RSA private key token, 1024-bit Modulus-Exponent",
+//!   lxcc/wskc_r_rsamee_intext.html: 364 bytes, d at 108 and n at 236 in 128-byte fields;
+//!   [`crate::tokens::pka_rsa::ClearMe::to_x02_bytes`]) from the modulus-exponent key value
+//!   (n, e, d; the fact sheet's RSA ME structure). The modulus must be 512 to 1024 bits
+//!   (IBM: "n = pq … 1 < n < 2¹⁰²⁴"; CCA 2.54 PKA_Key_Token_Build: "specific formats
+//!   restricted to 1024 bits maximum"): outside, 8/770 — IBM's reason code for this case
+//!   was not retrieved; 8/770 is the code of a bad key-value structure. softcca computes
+//!   the SHA-1 hash at 4 (offset 28 to the section end) and accepts a clear section whose
+//!   hash is that or all zeros (IBM is silent on a clear key's hash; any other value is
+//!   8/770); the 24-byte confounder of a clear key is zero (IBM is silent). Such a token
+//!   signs and decrypts as it is (the same engines as X'09', below: e = 3 is 8/770), CSNDPKX
+//!   extracts its public token, and CSNDPKI imports it as the internal X'30' (RSA-AESM), as
+//!   for X'09': softcca does not build the internal X'06' (its d is under a DES OPK under the
+//!   ASYM master key, which softcca does not have). An encrypted X'02' (format X'82'), an
+//!   internal X'06' and an RSA-PRIV skeleton (no n and d: CSNDPKG with an X'02' skeleton,
+//!   whose IBM text was not retrieved) are 8/2; an X'02' under an internal header is 8/770.
 //! - RSAMEVAR builds the external clear X'09' section from a modulus-exponent key value
 //!   (n, e, d; [`crate::tokens::pka_rsa::ClearMe`]); such a token signs and decrypts as it
 //!   is, and CSNDPKI turns it into an internal X'30' (RSA-AESM) token: IBM's X'09' page says
@@ -220,7 +236,8 @@ pub(crate) struct RsaToken {
 }
 
 impl RsaToken {
-    /// Parses an RSA token; other private sections than X'30'/X'31' are 8/2.
+    /// Parses an RSA token: X'30'/X'31', and the external clear X'02', X'08' and X'09' (held
+    /// as a clear X'30'/X'31'); other private sections are 8/2.
     pub(crate) fn parse(bytes: &[u8]) -> Result<RsaToken, Failure> {
         let Framed::Token { kind, sections, .. } = pka::frame(bytes)? else {
             return Err(Failure::PkaTokenField);
@@ -239,6 +256,10 @@ impl RsaToken {
                     }
                     id::RSA_ME_VAR => {
                         clear_me = Some(ClearMe::parse(s.bytes)?);
+                        None
+                    }
+                    id::RSA_ME => {
+                        clear_me = Some(ClearMe::parse_x02(s.bytes)?);
                         None
                     }
                     id::ECC_PRIVATE => return Err(Failure::PkaTokenField),
@@ -665,6 +686,37 @@ pub(crate) fn csndpkb(_card: &Card, rule_array: &[Element], p: Params) -> Result
             };
             let name = name.as_ref().map(pka::name_section);
             let private = section.to_bytes()?;
+            let public = public.to_bytes()?;
+            let mut sections: Vec<&[u8]> = vec![&private, &public];
+            if let Some(n) = &name {
+                sections.push(n);
+            }
+            let token = pka::assemble(Kind::External, &sections)?;
+            // n, e and d must form a key.
+            RsaToken::parse(&token)?;
+            return token_reply(token, capacity, None);
+        }
+        "RSA-PRIV" => {
+            let k = parse_kvs(kvs, false)?;
+            if k.n.is_empty() || k.d.is_empty() {
+                return Err(Failure::NotSupported);
+            }
+            // IBM: the X'02' section holds a modulus of 512 to 1024 bits.
+            if !(512..=1024).contains(&k.n_bits) {
+                return Err(Failure::PkaTokenField);
+            }
+            let section = ClearMe {
+                usage: usage_byte(&chosen),
+                n: significant(k.n).to_vec(),
+                d: Zeroizing::new(significant(k.d).to_vec()),
+            };
+            let public = RsaPublic {
+                e: k.e.to_vec(),
+                n_bits: n_bits16(k.n_bits)?,
+                n: Vec::new(),
+            };
+            let name = name.as_ref().map(pka::name_section);
+            let private = section.to_x02_bytes()?;
             let public = public.to_bytes()?;
             let mut sections: Vec<&[u8]> = vec![&private, &public];
             if let Some(n) = &name {
