@@ -981,16 +981,33 @@ fn rsa_priv_refusals() {
         (8, 770),
         "bad d",
     );
-    // A skeleton (no n, d): CSNDPKG with an X'02' skeleton is not implemented.
+    // n without d, d without n.
+    let mut n_only = me_kvs(&k.n, &k.e, &[]);
+    n_only[6..8].copy_from_slice(&be16(0));
+    assert_refused(
+        &pkb(&card, &["RSA-PRIV"], n_only, vec![]),
+        (8, 770),
+        "n only",
+    );
+    let e = strip0(&k.e);
+    let mut d_only = me_kvs_skeleton(1024, &e);
+    d_only[6..8].copy_from_slice(&be16(3));
+    d_only.extend_from_slice(&[1, 2, 3]);
+    assert_refused(
+        &pkb(&card, &["RSA-PRIV"], d_only, vec![]),
+        (8, 770),
+        "d only",
+    );
+    // A skeleton above 1024 bits.
     assert_refused(
         &pkb(
             &card,
             &["RSA-PRIV"],
-            me_kvs_skeleton(1024, &[1, 0, 1]),
+            me_kvs_skeleton(1032, &[1, 0, 1]),
             vec![],
         ),
-        (8, 2),
-        "skeleton",
+        (8, 770),
+        "1032-bit skeleton",
     );
 
     // The modulus range: 512 to 1024 bits.
@@ -1074,4 +1091,111 @@ fn rsa_priv_refusals() {
         (8, 47),
         "public token",
     );
+}
+
+#[test]
+fn rsa_priv_skeleton_generates_clear_x02_and_internal_keys() {
+    let card = new_card(28);
+    load_apka(&card, 0x28);
+    let skel = bytes_out(
+        &pkb(
+            &card,
+            &["RSA-PRIV", "KEY-MGMT"],
+            me_kvs_skeleton(1024, &[1, 0, 1]),
+            vec![],
+        ),
+        "skeleton",
+    );
+    // IBM's fixed X'02' layout with empty key fields.
+    let s = &skel[8..8 + 364];
+    assert_eq!(&s[..4], &[0x02, 0x00, 0x01, 0x6C]);
+    assert_eq!(s[50], 0x80);
+    assert!(s[51..].iter().all(|&b| b == 0));
+    let p = &skel[8 + 364..];
+    assert_eq!(p[0], 0x04);
+    assert_eq!(u16::from_be_bytes([p[8], p[9]]), 1024);
+    let hash = [0x42u8; 20];
+
+    // CLEAR: the clear external X'02' form, usable as it is.
+    let clear = bytes_out(&pkg(&card, &["CLEAR"], &skel), "PKG CLEAR");
+    assert_eq!(clear[0], 0x1E);
+    assert_eq!(&clear[8..12], &[0x02, 0x00, 0x01, 0x6C]);
+    let s = &clear[8..8 + 364];
+    let h = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &s[28..]);
+    assert_eq!(&s[4..24], h.as_ref());
+    assert_eq!(s[50], 0x80);
+    let public = pkx(&card, &clear);
+    let (n, e) = public_parts(&public);
+    assert_eq!(n.len(), 128);
+    assert_eq!(&s[236..], &n[..]);
+    assert_eq!(e, [1, 0, 1]);
+    let sig = bytes_out(&dsg(&card, &["PKCS-1.1", "SHA-1"], &clear, &hash), "DSG");
+    let block = public_op(&n, &e, &sig);
+    assert_eq!(&block[..2], &[0, 1]);
+    assert_eq!(&block[128 - 20..], &hash);
+    assert_eq!(dsv(&card, &["PKCS-1.1"], &public, &hash, &sig), (0, 0));
+    let ct = bytes_out(&pke(&card, &["PKCS-1.2"], &public, &[3; 24]), "PKE");
+    assert_eq!(
+        bytes_out(&pkd(&card, &["PKCS-1.2"], &clear, &ct), "PKD"),
+        [3; 24]
+    );
+    // It imports as the internal X'30'.
+    let imported = bytes_out(
+        &call(
+            &card,
+            "CSNDPKI",
+            &[],
+            vec![
+                Param::Bytes(clear.clone()),
+                Param::Bytes(vec![]),
+                Param::Int(8000),
+            ],
+        ),
+        "PKI",
+    );
+    assert_eq!((imported[0], imported[8]), (0x1F, 0x30));
+    assert_eq!(
+        bytes_out(&dsg(&card, &["PKCS-1.1", "SHA-1"], &imported, &hash), "DSG"),
+        sig
+    );
+
+    // MASTER: the internal X'30' softcca keeps (IBM returns X'06').
+    let internal = bytes_out(&pkg(&card, &["MASTER"], &skel), "PKG MASTER");
+    assert_eq!((internal[0], internal[8]), (0x1F, 0x30));
+    let public = pkx(&card, &internal);
+    let (n, e) = public_parts(&public);
+    assert_eq!(n.len() * 8 - n[0].leading_zeros() as usize, 1024);
+    let sig = bytes_out(&dsg(&card, &["PKCS-1.1", "SHA-1"], &internal, &hash), "DSG");
+    assert_eq!(&public_op(&n, &e, &sig)[128 - 20..], &hash);
+
+    // e = 3: MASTER works, a clear X'02' would be unusable (8/2).
+    let skel3 = bytes_out(
+        &pkb(&card, &["RSA-PRIV"], me_kvs_skeleton(768, &[3]), vec![]),
+        "e=3 skeleton",
+    );
+    assert_refused(
+        &pkg(&card, &["CLEAR"], &skel3),
+        (8, 2),
+        "clear X'02' with e = 3",
+    );
+    let internal3 = bytes_out(&pkg(&card, &["MASTER"], &skel3), "PKG MASTER e=3");
+    assert_eq!(internal3[8], 0x30);
+    // A 512-bit skeleton generates too.
+    let skel512 = bytes_out(
+        &pkb(
+            &card,
+            &["RSA-PRIV"],
+            me_kvs_skeleton(512, &[1, 0, 1]),
+            vec![],
+        ),
+        "512",
+    );
+    let clear512 = bytes_out(&pkg(&card, &["CLEAR"], &skel512), "PKG CLEAR 512");
+    assert_eq!(clear512[8], 0x02);
+    assert_eq!(
+        bytes_out(&dsg(&card, &["PKCS-1.1", "SHA-1"], &clear512, &hash), "DSG").len(),
+        64
+    );
+    // A skeleton cannot sign.
+    assert_ne!(codes(&dsg(&card, &["PKCS-1.1"], &skel, &hash)), (0, 0));
 }

@@ -642,7 +642,22 @@ impl ClearMe {
         Ok(out)
     }
 
+    /// An X'02' skeleton for CSNDPKG: the d and n fields zero (IBM: the key-value
+    /// structure's n length "should be zero when preparing a skeleton key token"; the
+    /// section of such a skeleton is not shown, so softcca keeps IBM's fixed layout with
+    /// empty key fields), the hash computed as for a key.
+    pub fn x02_skeleton(usage: u8) -> Result<Vec<u8>, Failure> {
+        let mut out = vec![0u8; ME_1024_LEN];
+        out[0] = id::RSA_ME;
+        put16(&mut out, 2, ME_1024_LEN)?;
+        out[USAGE_AT] = usage;
+        let h = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &out[28..]);
+        out[4..24].copy_from_slice(h.as_ref());
+        Ok(out)
+    }
+
     /// Parses an X'02' section: the external clear form only (X'82', encrypted, is 8/2).
+    /// Zero d and n fields are a skeleton (n and d empty); one without the other is 8/770.
     /// Every reserved byte must be zero, and the SHA-1 hash at 4 must be the section's or
     /// all zeros (IBM checks the hash after deciphering an encrypted key; softcca also
     /// accepts a clear section whose hash field was left zero, as its other clear sections
@@ -682,7 +697,7 @@ impl ClearMe {
         };
         let d = Zeroizing::new(strip(&s[ME_1024_D_AT..n_at]));
         let n = strip(&s[n_at..]);
-        if d.is_empty() || n.is_empty() {
+        if d.is_empty() != n.is_empty() {
             return Err(invalid());
         }
         Ok(ClearMe { usage, n, d })
@@ -739,6 +754,16 @@ mod clear_me_1024_tests {
             ..c.clone()
         };
         assert!(big.to_x02_bytes().is_err());
+        // A skeleton: both key fields zero.
+        let sk = ClearMe::x02_skeleton(usage::KEY_MGMT).unwrap();
+        assert_eq!(sk.len(), 364);
+        let parsed = ClearMe::parse_x02(&sk).unwrap();
+        assert!(parsed.n.is_empty() && parsed.d.is_empty());
+        let mut half = b.clone();
+        half[108..236].fill(0);
+        let h = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &half[28..]);
+        half[4..24].copy_from_slice(h.as_ref());
+        assert!(ClearMe::parse_x02(&half).is_err(), "n without d");
     }
 }
 

@@ -50,9 +50,17 @@
 //!   signs and decrypts as it is (the same engines as X'09', below: e = 3 is 8/770), CSNDPKX
 //!   extracts its public token, and CSNDPKI imports it as the internal X'30' (RSA-AESM), as
 //!   for X'09': softcca does not build the internal X'06' (its d is under a DES OPK under the
-//!   ASYM master key, which softcca does not have). An encrypted X'02' (format X'82'), an
-//!   internal X'06' and an RSA-PRIV skeleton (no n and d: CSNDPKG with an X'02' skeleton,
-//!   whose IBM text was not retrieved) are 8/2; an X'02' under an internal header is 8/770.
+//!   ASYM master key, which softcca does not have). An encrypted X'02' (format X'82') and
+//!   an internal X'06' are 8/2; an X'02' under an internal header is 8/770.
+//! - An RSA-PRIV key-value structure without n and d builds an X'02' skeleton: IBM's fixed
+//!   364-byte layout with the d and n fields zero (IBM does not show a skeleton section;
+//!   n or d alone is 8/770). CSNDPKG takes it (CCA 2.54 PKA_Key_Generate: "The verb will
+//!   return a 'section X'06'' private-key token format when you request a
+//!   modulus-exponent internal key even though you have specified a type X'02' skeleton
+//!   token"): MASTER answers the internal X'30' softcca keeps in place of X'06', CLEAR the
+//!   clear external X'02' (d taken from the generated key). CLEAR with e = 3 is 8/2 (the
+//!   key would be unusable: p and q are not recovered for e = 3); a random exponent below
+//!   2¹⁶ + 1 (probability about 2⁻¹⁶) would give a clear X'02' that answers 8/770 when used.
 //! - RSAMEVAR builds the external clear X'09' section from a modulus-exponent key value
 //!   (n, e, d; [`crate::tokens::pka_rsa::ClearMe`]); such a token signs and decrypts as it
 //!   is, and CSNDPKI turns it into an internal X'30' (RSA-AESM) token: IBM's X'09' page says
@@ -255,11 +263,11 @@ impl RsaToken {
                         None
                     }
                     id::RSA_ME_VAR => {
-                        clear_me = Some(ClearMe::parse(s.bytes)?);
+                        clear_me = Some((ClearMe::parse(s.bytes)?, false));
                         None
                     }
                     id::RSA_ME => {
-                        clear_me = Some(ClearMe::parse_x02(s.bytes)?);
+                        clear_me = Some((ClearMe::parse_x02(s.bytes)?, true));
                         None
                     }
                     id::ECC_PRIVATE => return Err(Failure::PkaTokenField),
@@ -275,19 +283,23 @@ impl RsaToken {
             }
             private = Some(clear_crt_as_aes(&c, &public)?);
         }
-        if let Some(c) = clear_me {
-            if kind != Kind::External {
+        if let Some((c, x02)) = clear_me {
+            if kind != Kind::External || (x02 && !X02_BITS.contains(&public.n_bits)) {
                 return Err(Failure::PkaTokenField);
             }
-            if public.e.is_empty() || bit_len(&c.n) != usize::from(public.n_bits) {
+            if c.n.is_empty() {
+                // An X'02' skeleton (CSNDPKG).
+                private = Some(AesRsa::skeleton(false, c.usage));
+            } else if public.e.is_empty() || bit_len(&c.n) != usize::from(public.n_bits) {
                 return Err(Failure::PkaTokenField);
+            } else {
+                private = Some(AesRsa {
+                    source: source::CLEAR_IMPORT,
+                    n: c.n.clone(),
+                    payload: rsa_raw::der_from_me(&c.n, &public.e, &c.d)?,
+                    ..AesRsa::skeleton(false, c.usage)
+                });
             }
-            private = Some(AesRsa {
-                source: source::CLEAR_IMPORT,
-                n: c.n.clone(),
-                payload: rsa_raw::der_from_me(&c.n, &public.e, &c.d)?,
-                ..AesRsa::skeleton(false, c.usage)
-            });
         }
         let name = match rest.get(1) {
             Some(s) => Some(pka::parse_name(s.bytes)?),
@@ -552,6 +564,9 @@ fn usage_byte(chosen: &rules::Chosen) -> u8 {
     }
 }
 
+/// The modulus sizes of the X'02' section (RSA-PRIV).
+const X02_BITS: std::ops::RangeInclusive<u16> = 512..=1024;
+
 fn n_bits16(bits: usize) -> Result<u16, Failure> {
     let b = u16::try_from(bits).map_err(|_| Failure::PkaTokenField)?;
     if !pka::RSA_BITS.contains(&b) {
@@ -698,25 +713,30 @@ pub(crate) fn csndpkb(_card: &Card, rule_array: &[Element], p: Params) -> Result
         }
         "RSA-PRIV" => {
             let k = parse_kvs(kvs, false)?;
-            if k.n.is_empty() || k.d.is_empty() {
-                return Err(Failure::NotSupported);
-            }
-            // IBM: the X'02' section holds a modulus of 512 to 1024 bits.
-            if !(512..=1024).contains(&k.n_bits) {
+            if k.n.is_empty() != k.d.is_empty() {
                 return Err(Failure::PkaTokenField);
             }
-            let section = ClearMe {
-                usage: usage_byte(&chosen),
-                n: significant(k.n).to_vec(),
-                d: Zeroizing::new(significant(k.d).to_vec()),
-            };
+            // IBM: the X'02' section holds a modulus of 512 to 1024 bits.
+            let n_bits = n_bits16(k.n_bits)?;
+            if !X02_BITS.contains(&n_bits) {
+                return Err(Failure::PkaTokenField);
+            }
             let public = RsaPublic {
                 e: k.e.to_vec(),
-                n_bits: n_bits16(k.n_bits)?,
+                n_bits,
                 n: Vec::new(),
             };
             let name = name.as_ref().map(pka::name_section);
-            let private = section.to_x02_bytes()?;
+            let private = if k.n.is_empty() {
+                ClearMe::x02_skeleton(usage_byte(&chosen))?
+            } else {
+                ClearMe {
+                    usage: usage_byte(&chosen),
+                    n: significant(k.n).to_vec(),
+                    d: Zeroizing::new(significant(k.d).to_vec()),
+                }
+                .to_x02_bytes()?
+            };
             let public = public.to_bytes()?;
             let mut sections: Vec<&[u8]> = vec![&private, &public];
             if let Some(n) = &name {
@@ -954,6 +974,11 @@ pub(crate) fn csndpkg(card: &Card, rule_array: &[Element], p: Params) -> Result<
     if chosen.get(1).is_some() {
         return Err(Failure::NotSupported);
     }
+    // An X'02' (RSA-PRIV) skeleton: CLEAR answers the clear X'02' form.
+    let x02 = matches!(
+        pka::frame(skeleton),
+        Ok(Framed::Token { sections, .. }) if sections.first().map(|s| s.id) == Some(id::RSA_ME)
+    );
     let token = RsaToken::parse(skeleton)?;
     let section = match &token.private {
         Some(s) if s.is_skeleton() => s.clone(),
@@ -972,7 +997,32 @@ pub(crate) fn csndpkg(card: &Card, rule_array: &[Element], p: Params) -> Result<
     } else {
         None
     };
+    // p and q are recovered from n, e, d only for e > 2¹⁶ (rsa_raw::der_from_me): a clear
+    // X'02' key with e = 3 would be unusable here.
+    if x02 && !master && e == [3] {
+        return Err(Failure::NotSupported);
+    }
     let (der, n) = new_pair(card, regen, token.public.n_bits, &e)?;
+    if x02 && !master {
+        let private = ClearMe {
+            usage: section.usage,
+            d: rsa_raw::private_exponent_of(&der)?,
+            n,
+        }
+        .to_x02_bytes()?;
+        let public = RsaPublic {
+            e,
+            n_bits: token.public.n_bits,
+            n: Vec::new(),
+        }
+        .to_bytes()?;
+        let name = token.name.as_ref().map(pka::name_section);
+        let mut sections: Vec<&[u8]> = vec![&private, &public];
+        if let Some(n) = &name {
+            sections.push(n);
+        }
+        return token_reply(pka::assemble(Kind::External, &sections)?, capacity, None);
+    }
     let mut generated = AesRsa {
         source: source::RANDOM,
         n,

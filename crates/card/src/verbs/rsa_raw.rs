@@ -150,6 +150,19 @@ pub(crate) fn rc_private(der: &[u8]) -> Result<PrivateKey, Failure> {
     PrivateKey::from_pkcs8_der(der).map_err(|_| Failure::PkaTokenField)
 }
 
+/// The private exponent d of a key in PKCS #8 DER, big-endian without leading zeros (for a
+/// section that holds d itself: the clear X'02' CSNDPKG CLEAR writes).
+pub(crate) fn private_exponent_of(der: &[u8]) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    use rsa::traits::PrivateKeyParts;
+    use zeroize::Zeroize;
+    let key = rc_private(der)?;
+    let mut wide = key.d().to_be_bytes();
+    let start = wide.iter().position(|&b| b != 0).unwrap_or(wide.len());
+    let d = Zeroizing::new(wide[start..].to_vec());
+    wide.zeroize();
+    Ok(d)
+}
+
 /// A RustCrypto key written as PKCS #8 DER.
 pub(crate) fn rc_der(key: &PrivateKey) -> Result<Zeroizing<Vec<u8>>, Failure> {
     let doc = key.to_pkcs8_der().map_err(|_| Failure::PkaTokenField)?;
