@@ -276,3 +276,91 @@ fn iso9796_is_the_default_signature_format() {
         .expect_err("65 of 128 bytes");
     assert_eq!(err.codes, Codes::new(8, 72));
 }
+
+/// RSA-PRIV (the 1024-bit modulus-exponent X'02' section) through the host library: a
+/// skeleton, CSNDPKG CLEAR (the clear X'02' form) and MASTER (internal X'30'), the clear
+/// token used as it is and imported by CSNDPKI; an RSA-PRIV key value rebuilt from the
+/// clear token's own fields gives the same token.
+#[test]
+fn rsa_priv_modulus_exponent_keys_through_the_host_library() {
+    let card = memory_card(14);
+    let cca = Cca::with_card(Arc::clone(&card));
+    load_apka(&cca, 0x5E);
+    let mut kvs = vec![0u8; 8];
+    kvs[0..2].copy_from_slice(&1024u16.to_be_bytes());
+    kvs[4..6].copy_from_slice(&3u16.to_be_bytes());
+    kvs.extend_from_slice(&[1, 0, 1]);
+    let skeleton = cca
+        .pka_key_token_build(&["RSA-PRIV", "KEY-MGMT"], &kvs, PkaBuildExtras::default())
+        .expect("CSNDPKB skeleton");
+    assert_eq!(skeleton[8], 0x02);
+    let (clear, codes) = cca
+        .pka_key_generate(&["CLEAR"], &[], &skeleton, &[])
+        .expect("CSNDPKG CLEAR");
+    assert_eq!(codes, Codes::new(0, 0));
+    assert_eq!((clear[0], clear[8]), (0x1E, 0x02));
+    let public = cca.pka_public_key_extract(&[], &clear).expect("CSNDPKX");
+
+    let hash = [0x3Cu8; 32];
+    let (sig, bits, codes) = cca
+        .digital_signature_generate(&["PKCS-1.1"], &clear, &hash, 512)
+        .expect("CSNDDSG");
+    assert_eq!((bits, codes, sig.len()), (1024, Codes::new(0, 0), 128));
+    assert_eq!(
+        cca.digital_signature_verify(&["PKCS-1.1"], &public, &hash, &sig)
+            .expect("CSNDDSV"),
+        Codes::new(0, 0)
+    );
+    let ct = cca
+        .pka_encrypt(&["PKCS-1.2"], &[5; 16], &[], &public)
+        .expect("CSNDPKE");
+    let (value, _) = cca
+        .pka_decrypt(&["PKCS-1.2"], &ct, &[], &clear)
+        .expect("CSNDPKD");
+    assert_eq!(value, vec![5; 16]);
+
+    // CSNDPKI: the internal X'30'; it signs alike (PKCS #1 v1.5 is deterministic).
+    let (internal, codes) = cca.pka_key_import(&[], &clear, &[]).expect("CSNDPKI");
+    assert_eq!(codes, Codes::new(0, 0));
+    assert_eq!((internal[0], internal[8]), (0x1F, 0x30));
+    let (again, _, _) = cca
+        .digital_signature_generate(&["PKCS-1.1"], &internal, &hash, 512)
+        .expect("CSNDDSG internal");
+    assert_eq!(again, sig);
+
+    // The key value rebuilt from the clear token's fields (d at 108, n at 236).
+    let s = &clear[8..8 + 364];
+    let strip = |b: &[u8]| b[b.iter().position(|&x| x != 0).unwrap_or(b.len())..].to_vec();
+    let (d, n) = (strip(&s[108..236]), strip(&s[236..364]));
+    let mut key_value = Vec::new();
+    key_value.extend_from_slice(&1024u16.to_be_bytes());
+    key_value.extend_from_slice(&u16::try_from(n.len()).unwrap().to_be_bytes());
+    key_value.extend_from_slice(&3u16.to_be_bytes());
+    key_value.extend_from_slice(&u16::try_from(d.len()).unwrap().to_be_bytes());
+    key_value.extend_from_slice(&n);
+    key_value.extend_from_slice(&[1, 0, 1]);
+    key_value.extend_from_slice(&d);
+    let rebuilt = cca
+        .pka_key_token_build(
+            &["RSA-PRIV", "KEY-MGMT"],
+            &key_value,
+            PkaBuildExtras::default(),
+        )
+        .expect("CSNDPKB key value");
+    assert_eq!(rebuilt, clear);
+
+    // MASTER: the internal X'30'.
+    let (master, codes) = cca
+        .pka_key_generate(&["MASTER"], &[], &skeleton, &[])
+        .expect("CSNDPKG MASTER");
+    assert_eq!(codes, Codes::new(0, 0));
+    assert_eq!((master[0], master[8]), (0x1F, 0x30));
+
+    // A modulus above 1024 bits: 8/770.
+    let mut big = kvs.clone();
+    big[0..2].copy_from_slice(&2048u16.to_be_bytes());
+    let err = cca
+        .pka_key_token_build(&["RSA-PRIV"], &big, PkaBuildExtras::default())
+        .expect_err("2048 bits");
+    assert_eq!(err.codes, Codes::new(8, 770));
+}
