@@ -35,7 +35,7 @@
 //! What softcca does, and its choices where IBM is silent or was not retrieved:
 //! - The skeleton RETAIN takes is an external RSA-CRT (X'08') skeleton, which CSNDPKB
 //!   RSA-CRT now builds from a key-value structure without key values (IBM's
-//!   modulus-exponent X'02' skeleton, RSA-PRIV, stays 8/2 as elsewhere). The label is the
+//!   modulus-exponent X'02' skeleton that RSA-PRIV builds is 8/2 here). The label is the
 //!   skeleton's private-key name section (X'10'). The key is generated as CSNDPKG CLEAR
 //!   generates one (the same generator, exponents and pairwise-consistency test) and kept,
 //!   with its label, in the card's sealed flash; it never leaves the card.
