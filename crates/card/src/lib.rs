@@ -23,6 +23,7 @@ pub mod card;
 pub mod error;
 pub mod factory;
 pub mod firmware;
+pub mod labels;
 pub mod mk;
 pub mod model;
 pub mod platform;

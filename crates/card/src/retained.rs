@@ -32,19 +32,16 @@
 //! - Capacity: [`CAPACITY`] keys per card (IBM: "roughly 75 to 150", depending on their
 //!   size). A RETAIN beyond it is 8/1031 ([`Failure::RetainedKeyData`], "an error in using
 //!   Registered Public Key or Retained Private Key data"); IBM names no "full" code.
-//! - Labels follow the key-storage label rules (1–7 period-separated tokens of 1–8
-//!   characters A–Z, 0–9, `#`, `$`, `@`, not starting with a digit; blank-padded to 64;
-//!   lower case folded to upper case); anything else is 8/32.
-//! - Masks (CSNDRKL): `*` as the first character, the last character or the whole of a
-//!   token, once per token, matching zero or more characters of that token; a mask matches
-//!   labels with as many tokens, except that `*` alone matches every label — the rules the
-//!   host applies to its key storage.
+//! - Labels and CSNDRKL's masks follow the key-storage rules, [`crate::labels`] (the one
+//!   implementation host key storage uses too); anything else is 8/32. The card takes only
+//!   IBM's 64-byte field with nothing but blanks after the first blank.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use softcca_wire::{Reader, Writer};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::Failure;
+use crate::labels;
 
 /// The flash blob that holds the retained keys.
 pub const BLOB: &str = "retained.keys";
@@ -53,7 +50,7 @@ pub const BLOB: &str = "retained.keys";
 pub const CAPACITY: usize = 128;
 
 /// Length of a key label.
-pub const LABEL_LEN: usize = 64;
+pub use crate::labels::LABEL_LEN;
 
 const MAGIC: &[u8; 8] = b"SCCARETK";
 const FORMAT_VERSION: u16 = 1;
@@ -68,103 +65,41 @@ pub fn is_label(field: &[u8]) -> bool {
     field.len() == LABEL_LEN && field[0] >= 0x20
 }
 
-fn text_of(field: &[u8]) -> Result<&[u8], Failure> {
-    if field.len() != LABEL_LEN || field[0] == 0xFF || field[0] < 0x20 {
+/// The label text of a 64-byte field: IBM's 64-byte form only, nothing but blanks after the
+/// first blank (the card is stricter than host key storage, which takes shorter fields).
+fn text_of(field: &[u8]) -> Result<Vec<u8>, Failure> {
+    if field.len() != LABEL_LEN {
         return Err(Failure::LabelFormat);
     }
-    let end = field.iter().position(|&b| b == b' ').unwrap_or(LABEL_LEN);
-    if end == 0 || field[end..].iter().any(|&b| b != b' ') {
+    let text = labels::label_text(field)?;
+    if field[text.len()..].iter().any(|&b| b != b' ') {
         return Err(Failure::LabelFormat);
     }
-    Ok(&field[..end])
-}
-
-fn name_char(c: u8) -> bool {
-    c.is_ascii_uppercase() || c.is_ascii_digit() || matches!(c, b'#' | b'$' | b'@')
-}
-
-fn tokens_of(text: &[u8]) -> Result<Vec<&[u8]>, Failure> {
-    let tokens: Vec<&[u8]> = text.split(|&c| c == b'.').collect();
-    if tokens.len() > 7 {
-        return Err(Failure::LabelFormat);
-    }
-    Ok(tokens)
+    Ok(text)
 }
 
 /// Parses a label field (8/32 when it breaks the rules), folding lower case to upper case.
 pub fn parse_label(field: &[u8]) -> Result<Label, Failure> {
-    let text = text_of(field)?.to_ascii_uppercase();
-    for t in tokens_of(&text)? {
-        if t.is_empty() || t.len() > 8 || t[0].is_ascii_digit() || !t.iter().all(|&c| name_char(c))
-        {
-            return Err(Failure::LabelFormat);
-        }
-    }
+    let text = text_of(field)?;
+    labels::check_label(&text)?;
     let mut out = [b' '; LABEL_LEN];
     out[..text.len()].copy_from_slice(&text);
     Ok(out)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum MaskToken {
-    Exact(Vec<u8>),
-    Prefix(Vec<u8>),
-    Suffix(Vec<u8>),
-    Any,
-}
-
 /// A label mask for Retained_Key_List.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mask {
-    tokens: Vec<MaskToken>,
-}
+pub struct Mask(labels::Mask);
 
 impl Mask {
     /// Parses a mask field (8/32 when it breaks the label or wildcard rules).
     pub fn parse(field: &[u8]) -> Result<Mask, Failure> {
-        let text = text_of(field)?.to_ascii_uppercase();
-        let mut tokens = Vec::new();
-        for t in tokens_of(&text)? {
-            let stars = t.iter().filter(|&&c| c == b'*').count();
-            let token = match (stars, t.first(), t.last()) {
-                (0, _, _) => MaskToken::Exact(t.to_vec()),
-                (1, _, _) if t.len() == 1 => MaskToken::Any,
-                (1, Some(b'*'), _) => MaskToken::Suffix(t[1..].to_vec()),
-                (1, _, Some(b'*')) => MaskToken::Prefix(t[..t.len() - 1].to_vec()),
-                _ => return Err(Failure::LabelFormat),
-            };
-            let (chars, starts) = match &token {
-                MaskToken::Exact(c) | MaskToken::Prefix(c) => (c.as_slice(), true),
-                MaskToken::Suffix(c) => (c.as_slice(), false),
-                MaskToken::Any => (&[][..], false),
-            };
-            if chars.len() > 8
-                || !chars.iter().all(|&c| name_char(c))
-                || (starts && chars.first().is_none_or(u8::is_ascii_digit))
-            {
-                return Err(Failure::LabelFormat);
-            }
-            tokens.push(token);
-        }
-        Ok(Mask { tokens })
+        labels::Mask::parse_text(&text_of(field)?).map(Mask)
     }
 
     /// Whether `label` matches.
     pub fn matches(&self, label: &Label) -> bool {
-        let Ok(text) = text_of(label) else {
-            return false;
-        };
-        if self.tokens == [MaskToken::Any] {
-            return true;
-        }
-        let parts: Vec<&[u8]> = text.split(|&c| c == b'.').collect();
-        parts.len() == self.tokens.len()
-            && self.tokens.iter().zip(parts).all(|(m, p)| match m {
-                MaskToken::Exact(c) => p == c.as_slice(),
-                MaskToken::Prefix(c) => p.starts_with(c),
-                MaskToken::Suffix(c) => p.ends_with(c),
-                MaskToken::Any => true,
-            })
+        text_of(label).is_ok_and(|text| self.0.matches_text(&text))
     }
 }
 

@@ -67,12 +67,13 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use softcca_card::labels;
 use softcca_card::{Failure, Notice};
 
 /// The key-storage database's file name in the state directory.
 pub const DB_NAME: &str = "keystore.db";
 /// The length of a key-label field.
-pub const LABEL_LEN: usize = 64;
+pub use softcca_card::labels::LABEL_LEN;
 /// The longest PKA token key storage accepts.
 pub const MAX_PKA_TOKEN: usize = 8000;
 /// The longest variable-length AES token key storage accepts (IBM's variable-length
@@ -158,50 +159,16 @@ impl Family {
     }
 }
 
-fn is_label_char(c: u8) -> bool {
-    c.is_ascii_uppercase() || c.is_ascii_digit() || matches!(c, b'#' | b'$' | b'@')
-}
-
-/// The significant text of a 64-byte label field: up to the first blank, upper-cased.
-/// Refuses (8/32) a field longer than 64 bytes, a key token (first byte below X'20'), X'FF',
-/// and an empty label.
-fn label_text(field: &[u8]) -> Result<Vec<u8>, Failure> {
-    if field.len() > LABEL_LEN {
-        return Err(Failure::LabelFormat);
-    }
-    match field.first() {
-        None => return Err(Failure::LabelFormat),
-        Some(&b) if b < 0x20 || b == 0xFF => return Err(Failure::LabelFormat),
-        _ => {}
-    }
-    let end = field.iter().position(|&b| b == b' ').unwrap_or(field.len());
-    let text: Vec<u8> = field[..end].iter().map(u8::to_ascii_uppercase).collect();
-    if text.is_empty() {
-        return Err(Failure::LabelFormat);
-    }
-    Ok(text)
-}
-
 /// A key label that follows IBM's syntax, held without its blank padding.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Label(String);
 
 impl Label {
-    /// Parses a label field (64 bytes blank-padded, or shorter). Bad syntax is 8/32.
+    /// Parses a label field (64 bytes blank-padded, or shorter). Bad syntax is 8/32
+    /// (the rules: [`softcca_card::labels`]).
     pub fn parse(field: &[u8]) -> Result<Label, Failure> {
-        let text = label_text(field)?;
-        let tokens: Vec<&[u8]> = text.split(|&b| b == b'.').collect();
-        if tokens.len() > 7 {
-            return Err(Failure::LabelFormat);
-        }
-        for t in &tokens {
-            let ok = (1..=8).contains(&t.len())
-                && t.iter().all(|&c| is_label_char(c))
-                && !t[0].is_ascii_digit();
-            if !ok {
-                return Err(Failure::LabelFormat);
-            }
-        }
+        let text = labels::label_text(field)?;
+        labels::check_label(&text)?;
         String::from_utf8(text)
             .map(Label)
             .map_err(|_| Failure::LabelFormat)
@@ -228,66 +195,25 @@ impl fmt::Display for Label {
     }
 }
 
-/// One token of a wildcard mask.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum MaskToken {
-    Exact(Vec<u8>),
-    /// `*`: any token.
-    Any,
-    /// `ABC*`.
-    Prefix(Vec<u8>),
-    /// `*ABC`.
-    Suffix(Vec<u8>),
-}
-
 /// A label or a wildcard mask for Key Record Delete and Key Record List.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mask {
     text: String,
-    tokens: Vec<MaskToken>,
+    mask: labels::Mask,
 }
 
 impl Mask {
     /// Parses a mask field (8/32 when it breaks the label or wildcard rules).
     pub fn parse(field: &[u8]) -> Result<Mask, Failure> {
-        let text = label_text(field)?;
-        let mut tokens = Vec::new();
-        let parts: Vec<&[u8]> = text.split(|&b| b == b'.').collect();
-        if parts.len() > 7 {
-            return Err(Failure::LabelFormat);
-        }
-        for t in parts {
-            let stars = t.iter().filter(|&&c| c == b'*').count();
-            let token = match (stars, t.first(), t.last()) {
-                (0, _, _) => MaskToken::Exact(t.to_vec()),
-                (1, _, _) if t == b"*" => MaskToken::Any,
-                (1, Some(b'*'), _) => MaskToken::Suffix(t[1..].to_vec()),
-                (1, _, Some(b'*')) => MaskToken::Prefix(t[..t.len() - 1].to_vec()),
-                _ => return Err(Failure::LabelFormat),
-            };
-            let (fixed, leading_fixed) = match &token {
-                MaskToken::Exact(f) => (f.as_slice(), true),
-                MaskToken::Prefix(f) => (f.as_slice(), true),
-                MaskToken::Suffix(f) => (f.as_slice(), false),
-                MaskToken::Any => (&[][..], false),
-            };
-            let ok = fixed.len() <= 8
-                && fixed.iter().all(|&c| is_label_char(c))
-                && !(leading_fixed && fixed.first().is_none_or(u8::is_ascii_digit));
-            if !ok {
-                return Err(Failure::LabelFormat);
-            }
-            tokens.push(token);
-        }
+        let text = labels::label_text(field)?;
+        let mask = labels::Mask::parse_text(&text)?;
         let text = String::from_utf8(text).map_err(|_| Failure::LabelFormat)?;
-        Ok(Mask { text, tokens })
+        Ok(Mask { text, mask })
     }
 
     /// True when the mask has a `*`.
     pub fn is_wildcard(&self) -> bool {
-        self.tokens
-            .iter()
-            .any(|t| !matches!(t, MaskToken::Exact(_)))
+        self.mask.is_wildcard()
     }
 
     /// The mask as given, without padding.
@@ -297,17 +223,7 @@ impl Mask {
 
     /// True when `label` matches the mask.
     pub fn matches(&self, label: &Label) -> bool {
-        if self.tokens == [MaskToken::Any] {
-            return true;
-        }
-        let parts: Vec<&[u8]> = label.0.as_bytes().split(|&b| b == b'.').collect();
-        parts.len() == self.tokens.len()
-            && self.tokens.iter().zip(parts).all(|(m, p)| match m {
-                MaskToken::Exact(e) => e.as_slice() == p,
-                MaskToken::Any => true,
-                MaskToken::Prefix(f) => p.starts_with(f),
-                MaskToken::Suffix(f) => p.ends_with(f),
-            })
+        self.mask.matches_text(label.0.as_bytes())
     }
 }
 
