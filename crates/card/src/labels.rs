@@ -1,5 +1,5 @@
 //! IBM's key-label syntax and wildcard masks: the one implementation that host key storage
-//! (`softcca_host::keystore`) and the card's retained keys ([`crate::retained`]) share.
+//! (`softcca_host::keystore`) and the card's retained keys share.
 //!
 //! A label is 1–7 period-separated tokens of 1–8 characters A–Z, 0–9, `#`, `$`, `@`, not
 //! starting with a digit, blank-padded to 64 bytes; lower case is folded to upper case. A

@@ -147,8 +147,9 @@ fn syi(card: &Card, rules: &[&str], enciphered: &[u8], rsa: &[u8], target: &[u8]
 }
 
 /// A refused import: 8/2054, or — PKCS-1.2 only, whose decryption has implicit rejection
-/// (a synthetic value of a pseudo-random length; `rsa::decipher_key` makes it always so) —
-/// 0/0 with a token that is not `real`.
+/// (`rsa::decipher_key` turns a value of no key length into a random key) — 0/0 with a token
+/// that is not `real`. PKCS-1.2 still answers 8/2054 for a ciphertext that is not below the
+/// other key's modulus (refused on its face, before any decryption: public information).
 fn pkcs12_rejected(r: &VerbResponse, pkcs12: bool, real: &[u8], what: &str) {
     if pkcs12 && codes(r) == (0, 0) {
         assert_ne!(bytes_out(r, what), real, "{what}: not the real key");
